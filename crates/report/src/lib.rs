@@ -1,0 +1,1 @@
+//! Writes the HTML report, results.json and CSV files of an experiment.

@@ -1,0 +1,1 @@
+//! Clusterer: k-means with k-means++ initialisation.

@@ -1,0 +1,1 @@
+//! Loaders: numpy .npz/.npy, CSV/TSV.

@@ -1,0 +1,1 @@
+//! Metrics: silhouette, purity.

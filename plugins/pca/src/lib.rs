@@ -1,0 +1,1 @@
+//! Reducer: principal component analysis.

@@ -1,0 +1,1 @@
+//! Example plugin: Gaussian random projection reducer.

@@ -1,0 +1,1 @@
+//! Transforms: select_classes, standardize.
