@@ -102,6 +102,25 @@ impl Clustering {
     }
 }
 
+/// The class × cluster contingency table: `(classes, clusters, counts)` with `counts[i][j]` the
+/// number of samples of class `classes[i]` in cluster `clusters[j]`. Noise (-1) is a column of
+/// its own, as in scikit-learn's `contingency_matrix`.
+pub fn contingency(labels: &[i64], assignments: &[i64]) -> (Vec<i64>, Vec<i64>, Vec<Vec<usize>>) {
+    let mut classes: Vec<i64> = labels.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    let mut clusters: Vec<i64> = assignments.to_vec();
+    clusters.sort_unstable();
+    clusters.dedup();
+    let mut counts = vec![vec![0; clusters.len()]; classes.len()];
+    for (l, a) in labels.iter().zip(assignments) {
+        let i = classes.binary_search(l).expect("listed");
+        let j = clusters.binary_search(a).expect("listed");
+        counts[i][j] += 1;
+    }
+    (classes, clusters, counts)
+}
+
 /// A metric's value: a number, or `None` with the reason it is undefined (never NaN).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricValue {

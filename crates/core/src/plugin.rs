@@ -147,6 +147,12 @@ pub struct Plugin {
 
 inventory::collect!(Plugin);
 
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} `{}` v{}", self.kind().name(), self.name, self.version)
+    }
+}
+
 impl Plugin {
     pub fn kind(&self) -> PluginKind {
         match self.build {

@@ -1,1 +1,105 @@
-//! Writes the HTML report, results.json and CSV files of an experiment.
+//! The experiment report (SPEC §7): `index.html` (self-contained, inline SVG and CSS),
+//! `results.json` (sorted keys), `clusters/<run>.csv` and `embeddings/<run>.csv`.
+//!
+//! Everything written is a pure function of the plan and its results — no timestamps, no
+//! timings, no absolute paths — so an unchanged rerun rewrites byte-identical files. The whole
+//! folder is built next to its destination and swapped in by rename: a failed run leaves the
+//! previous report intact.
+
+mod html;
+mod plots;
+mod results;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use attrclust_core::{Error, Result};
+use attrclust_pipeline::{Plan, RunResult};
+
+pub use plots::class_color;
+pub use results::results_json;
+
+/// Writes the report of one run to `reports_dir/<experiment>/` and refreshes
+/// `reports_dir/index.html`. Returns the path of the experiment's `index.html`.
+pub fn write_report(plan: &Plan, run: &RunResult, reports_dir: &Path) -> Result<PathBuf> {
+    let name = &plan.manifest.manifest.experiment.name;
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        Error::run(format!("cannot {what}: {e}"))
+            .at(path.display().to_string())
+            .hint("check permissions and free space, or choose another --reports-dir")
+    };
+    fs::create_dir_all(reports_dir).map_err(|e| io("create the reports folder", reports_dir, e))?;
+    let final_dir = reports_dir.join(name);
+    let tmp = reports_dir.join(format!(".tmp-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    let build = || -> Result<()> {
+        fs::create_dir_all(tmp.join("clusters")).map_err(|e| io("create", &tmp, e))?;
+        fs::create_dir_all(tmp.join("embeddings")).map_err(|e| io("create", &tmp, e))?;
+        let write = |rel: &str, text: &str| {
+            let path = tmp.join(rel);
+            fs::write(&path, text).map_err(|e| io("write", &path, e))
+        };
+        let json = results::results_json(plan, run);
+        write(
+            "results.json",
+            &(serde_json::to_string_pretty(&json).expect("json") + "\n"),
+        )?;
+        for (file, text) in results::cluster_csvs(plan, run) {
+            write(&format!("clusters/{file}"), &text)?;
+        }
+        for (file, text) in results::embedding_csvs(plan, run) {
+            write(&format!("embeddings/{file}"), &text)?;
+        }
+        write("index.html", &html::render(plan, run, &json)?)?;
+        Ok(())
+    };
+    if let Err(e) = build() {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    // Swap: old → backup, new → final, drop backup. Between the two renames the old report
+    // still exists under the backup name.
+    let backup = reports_dir.join(format!(".old-{name}-{}", std::process::id()));
+    let had_old = final_dir.exists();
+    if had_old {
+        fs::rename(&final_dir, &backup).map_err(|e| io("replace", &final_dir, e))?;
+    }
+    if let Err(e) = fs::rename(&tmp, &final_dir) {
+        if had_old {
+            let _ = fs::rename(&backup, &final_dir);
+        }
+        return Err(io("move the new report into place", &final_dir, e));
+    }
+    if had_old {
+        let _ = fs::remove_dir_all(&backup);
+    }
+    write_index(reports_dir)?;
+    Ok(final_dir.join("index.html"))
+}
+
+/// `reports_dir/index.html`: one line per experiment report found in the folder.
+pub fn write_index(reports_dir: &Path) -> Result<()> {
+    let mut entries = Vec::new();
+    if let Ok(dirs) = fs::read_dir(reports_dir) {
+        for d in dirs.flatten() {
+            let results = d.path().join("results.json");
+            let name = d.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') || !results.is_file() {
+                continue;
+            }
+            let title = fs::read_to_string(&results)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["experiment"]["title"].as_str().map(str::to_string))
+                .unwrap_or_else(|| name.clone());
+            entries.push((name, title));
+        }
+    }
+    entries.sort();
+    let html = html::render_index(&entries)?;
+    let path = reports_dir.join("index.html");
+    let tmp = reports_dir.join(format!(".index.html.{}.tmp", std::process::id()));
+    fs::write(&tmp, html)
+        .and_then(|_| fs::rename(&tmp, &path))
+        .map_err(|e| Error::run(format!("cannot write the report index: {e}")).at(path.display().to_string()))
+}

@@ -1,1 +1,376 @@
-//! Clusterer: k-means with k-means++ initialisation.
+//! `kmeans`: k-means with scikit-learn's semantics — greedy k-means++ initialisation
+//! (2 + ⌊ln k⌋ candidates per centre), `n_init` restarts keeping the lowest inertia, Lloyd
+//! iterations until the total squared centre shift falls below `tol` × the mean channel variance
+//! (or the labels stop changing), empty clusters relocated to the farthest points, and a final
+//! assignment to the final centres.
+//!
+//! Written here rather than taken from linfa-clustering: linfa measured 6× slower than
+//! scikit-learn on 20,000 × 64 points (issue #4), and we need thread-count-independent results.
+
+use attrclust_core::params::Default as D;
+use attrclust_core::parallel::{CHUNK_ROWS, map_chunks};
+use attrclust_core::rng::Rng;
+use attrclust_core::{
+    Build, Clusterer, Clustering, Context, Dataset, Error, Info, ParamSpec, ParamType as T,
+    ParamValue, Params, Plugin, Result,
+};
+use ndarray::{Array2, ArrayView1, ArrayView2};
+use rayon::prelude::*;
+
+static PARAMS: &[ParamSpec] = &[
+    ParamSpec::new("n_clusters", T::Int, D::Int(8), "Number of clusters.").min(1.0),
+    ParamSpec::new(
+        "init",
+        T::Choice(&["k-means++", "random"]),
+        D::Str("k-means++"),
+        "Initialisation: greedy k-means++, or k distinct random samples.",
+    ),
+    ParamSpec::new(
+        "n_init",
+        T::IntOr(&["auto"]),
+        D::Str("auto"),
+        "Restarts; the lowest inertia wins. `auto`: 1 for k-means++, 10 for random (as scikit-learn).",
+    )
+    .min(1.0),
+    ParamSpec::new("max_iter", T::Int, D::Int(300), "Maximum Lloyd iterations per restart.").min(1.0),
+    ParamSpec::new(
+        "tol",
+        T::Float,
+        D::Float(1e-4),
+        "Convergence threshold on the total squared centre shift, relative to the mean channel variance.",
+    )
+    .min(0.0),
+];
+
+attrclust_core::inventory::submit! {
+    Plugin {
+        name: "kmeans",
+        version: "1",
+        summary: "k-means (k-means++ init, n_init restarts, Lloyd iterations; scikit-learn semantics)",
+        params: PARAMS,
+        build: Build::Clusterer(|p| Ok(Box::new(KMeans::from_params(p)?))),
+        uses_seed: true,
+        uses_groups: false,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    KMeansPlusPlus,
+    Random,
+}
+
+#[derive(Clone, Debug)]
+pub struct KMeans {
+    pub n_clusters: usize,
+    pub init: Init,
+    pub n_init: usize,
+    pub max_iter: usize,
+    pub tol: f64,
+}
+
+/// The result of one fit.
+#[derive(Clone, Debug)]
+pub struct KMeansFit {
+    pub labels: Vec<usize>,
+    pub centers: Array2<f64>,
+    pub inertia: f64,
+    pub n_iter: usize,
+}
+
+impl KMeans {
+    fn from_params(p: &Params) -> Result<Self> {
+        let init = match p.str("init")? {
+            "random" => Init::Random,
+            _ => Init::KMeansPlusPlus,
+        };
+        let n_init = match p.get("n_init") {
+            Some(ParamValue::Int(k)) => *k as usize,
+            _ if init == Init::Random => 10,
+            _ => 1,
+        };
+        Ok(KMeans {
+            n_clusters: p.usize("n_clusters")?,
+            init,
+            n_init,
+            max_iter: p.usize("max_iter")?,
+            tol: p.float("tol")?,
+        })
+    }
+
+    /// Runs `n_init` restarts from independent streams of `seed`; the first lowest inertia wins.
+    pub fn fit(&self, x: ArrayView2<f64>, seed: u64, progress: &(dyn Fn(f64) + Sync)) -> Result<KMeansFit> {
+        let (n, d) = x.dim();
+        let k = self.n_clusters;
+        if k > n {
+            return Err(Error::input(format!(
+                "n_clusters = {k} exceeds the {n} samples"
+            ))
+            .hint(format!("use n_clusters ≤ {n}, or select more data")));
+        }
+        // Work on centred data (as scikit-learn) for better floating-point behaviour.
+        let mean: Vec<f64> = x.columns().into_iter().map(|c| c.sum() / n as f64).collect();
+        let xc = &x - &ndarray::Array1::from(mean.clone());
+        let mean_var = xc
+            .columns()
+            .into_iter()
+            .map(|c| c.iter().map(|v| v * v).sum::<f64>() / n as f64)
+            .sum::<f64>()
+            / d as f64;
+        let tol = self.tol * mean_var;
+        let root = Rng::new(seed);
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let fits: Vec<KMeansFit> = (0..self.n_init)
+            .into_par_iter()
+            .map(|run| {
+                let mut rng = root.fork(run as u64);
+                let centers = match self.init {
+                    Init::KMeansPlusPlus => kmeans_plus_plus(xc.view(), k, &mut rng),
+                    Init::Random => random_init(xc.view(), k, &mut rng),
+                };
+                let fit = lloyd(xc.view(), centers, self.max_iter, tol);
+                let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress(finished as f64 / self.n_init as f64);
+                fit
+            })
+            .collect();
+        let mut best = fits
+            .into_iter()
+            .reduce(|best, f| if f.inertia < best.inertia { f } else { best })
+            .expect("n_init ≥ 1");
+        for mut row in best.centers.rows_mut() {
+            row += &ndarray::ArrayView1::from(&mean);
+        }
+        Ok(best)
+    }
+}
+
+fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
+    a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum()
+}
+
+/// Greedy k-means++ as scikit-learn: each new centre is the best (lowest potential) of
+/// 2 + ⌊ln k⌋ candidates sampled proportionally to the squared distance to the closest centre.
+pub fn kmeans_plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut Rng) -> Array2<f64> {
+    let n = x.nrows();
+    let trials = 2 + (k as f64).ln().floor() as usize;
+    let mut chosen = vec![rng.below(n)];
+    let mut closest: Vec<f64> = (0..n).map(|i| sq_dist(x.row(i), x.row(chosen[0]))).collect();
+    let mut potential: f64 = closest.iter().sum();
+    for _ in 1..k {
+        let mut cumulative = Vec::with_capacity(n);
+        let mut acc = 0.0;
+        for &c in &closest {
+            acc += c;
+            cumulative.push(acc);
+        }
+        let candidates: Vec<usize> = (0..trials)
+            .map(|_| {
+                let r = rng.uniform() * potential;
+                cumulative.partition_point(|&c| c <= r).min(n - 1)
+            })
+            .collect();
+        let mut best: Option<(f64, usize, Vec<f64>)> = None;
+        for &cand in &candidates {
+            let dists: Vec<f64> = (0..n)
+                .map(|i| closest[i].min(sq_dist(x.row(i), x.row(cand))))
+                .collect();
+            let pot: f64 = dists.iter().sum();
+            if best.as_ref().is_none_or(|(p, _, _)| pot < *p) {
+                best = Some((pot, cand, dists));
+            }
+        }
+        let (pot, cand, dists) = best.expect("at least two trials");
+        chosen.push(cand);
+        closest = dists;
+        potential = pot;
+    }
+    x.select(ndarray::Axis(0), &chosen)
+}
+
+fn random_init(x: ArrayView2<f64>, k: usize, rng: &mut Rng) -> Array2<f64> {
+    // Partial Fisher–Yates: k distinct rows.
+    let n = x.nrows();
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in 0..k {
+        let j = i + rng.below(n - i);
+        idx.swap(i, j);
+    }
+    x.select(ndarray::Axis(0), &idx[..k])
+}
+
+/// Nearest centre and squared distance for every point (parallel, order-independent).
+fn assign(x: ArrayView2<f64>, centers: &Array2<f64>) -> Vec<(usize, f64)> {
+    map_chunks(x.nrows(), CHUNK_ROWS, |a, b| {
+        (a..b)
+            .map(|i| {
+                let row = x.row(i);
+                let mut best = (0, f64::INFINITY);
+                for (c, center) in centers.rows().into_iter().enumerate() {
+                    let dist = sq_dist(row, center);
+                    if dist < best.1 {
+                        best = (c, dist);
+                    }
+                }
+                best
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn lloyd(x: ArrayView2<f64>, mut centers: Array2<f64>, max_iter: usize, tol: f64) -> KMeansFit {
+    let (n, d) = x.dim();
+    let k = centers.nrows();
+    let mut assigned = assign(x, &centers);
+    let mut n_iter = 0;
+    for _ in 0..max_iter {
+        n_iter += 1;
+        // M-step: per-chunk sums combined in chunk order (bit-identical for any thread count).
+        let partials = map_chunks(n, CHUNK_ROWS, |a, b| {
+            let mut sums = Array2::<f64>::zeros((k, d));
+            let mut counts = vec![0usize; k];
+            for i in a..b {
+                let c = assigned[i].0;
+                counts[c] += 1;
+                let mut s = sums.row_mut(c);
+                s += &x.row(i);
+            }
+            (sums, counts)
+        });
+        let mut sums = Array2::<f64>::zeros((k, d));
+        let mut counts = vec![0usize; k];
+        for (s, c) in partials {
+            sums += &s;
+            for (t, v) in counts.iter_mut().zip(c) {
+                *t += v;
+            }
+        }
+        // Empty clusters take the points farthest from their centres (as scikit-learn).
+        let empty: Vec<usize> = (0..k).filter(|&c| counts[c] == 0).collect();
+        if !empty.is_empty() {
+            let mut far: Vec<usize> = (0..n).collect();
+            far.sort_by(|&a, &b| assigned[b].1.total_cmp(&assigned[a].1).then(a.cmp(&b)));
+            for (&c, &i) in empty.iter().zip(&far) {
+                let old = assigned[i].0;
+                if counts[old] > 1 {
+                    counts[old] -= 1;
+                    let mut s = sums.row_mut(old);
+                    s -= &x.row(i);
+                }
+                counts[c] = 1;
+                sums.row_mut(c).assign(&x.row(i));
+            }
+        }
+        let mut new_centers = centers.clone();
+        for c in 0..k {
+            if counts[c] > 0 {
+                let row = sums.row(c).mapv(|v| v / counts[c] as f64);
+                new_centers.row_mut(c).assign(&row);
+            }
+        }
+        let shift: f64 = (0..k)
+            .map(|c| sq_dist(centers.row(c), new_centers.row(c)))
+            .sum();
+        centers = new_centers;
+        let new_assigned = assign(x, &centers);
+        let unchanged = new_assigned
+            .iter()
+            .zip(&assigned)
+            .all(|(a, b)| a.0 == b.0);
+        assigned = new_assigned;
+        if unchanged {
+            break;
+        }
+        if shift <= tol {
+            break;
+        }
+    }
+    // `assigned` always comes from the final centres (scikit-learn's final E-step).
+    let inertia = assigned.iter().map(|a| a.1).sum();
+    KMeansFit {
+        labels: assigned.iter().map(|a| a.0).collect(),
+        centers,
+        inertia,
+        n_iter,
+    }
+}
+
+impl Clusterer for KMeans {
+    fn fit(&self, input: &Dataset, ctx: &Context) -> Result<Clustering> {
+        let fit = KMeans::fit(self, input.x.view(), ctx.seed, ctx.progress)?;
+        let mut c = Clustering::new(fit.labels.iter().map(|&l| l as i64).collect());
+        c.info.insert("inertia".into(), Info::Float(fit.inertia));
+        c.info.insert("n_iter".into(), Info::Int(fit.n_iter as i64));
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three tight, well-separated blobs: any correct k-means finds them exactly.
+    fn blobs() -> (Array2<f64>, Vec<usize>) {
+        let mut rng = Rng::new(3);
+        let centres = [[0.0, 0.0], [10.0, 10.0], [-10.0, 10.0]];
+        let mut x = Array2::zeros((90, 2));
+        let mut truth = Vec::new();
+        for i in 0..90 {
+            let c = i % 3;
+            truth.push(c);
+            x[[i, 0]] = centres[c][0] + 0.3 * rng.normal();
+            x[[i, 1]] = centres[c][1] + 0.3 * rng.normal();
+        }
+        (x, truth)
+    }
+
+    fn km(k: usize, n_init: usize) -> KMeans {
+        KMeans { n_clusters: k, init: Init::KMeansPlusPlus, n_init, max_iter: 300, tol: 1e-4 }
+    }
+
+    #[test]
+    fn finds_separated_blobs_and_inertia_matches_labels() {
+        let (x, truth) = blobs();
+        let fit = km(3, 3).fit(x.view(), 1, &|_| {}).unwrap();
+        // Same partition up to renaming.
+        for i in 0..90 {
+            for j in 0..90 {
+                assert_eq!(truth[i] == truth[j], fit.labels[i] == fit.labels[j]);
+            }
+        }
+        let inertia: f64 = (0..90)
+            .map(|i| sq_dist(x.row(i), fit.centers.row(fit.labels[i])))
+            .sum();
+        assert!((inertia - fit.inertia).abs() < 1e-9 * inertia);
+    }
+
+    #[test]
+    fn same_result_for_any_thread_count() {
+        let (x, _) = blobs();
+        let run = |threads| {
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+                .install(|| km(4, 4).fit(x.view(), 9, &|_| {}).unwrap())
+        };
+        let (a, b) = (run(1), run(2));
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(a.inertia.to_bits(), b.inertia.to_bits());
+    }
+
+    #[test]
+    fn k_larger_than_n_is_a_clear_error() {
+        let (x, _) = blobs();
+        let err = km(100, 1).fit(x.view(), 0, &|_| {}).unwrap_err();
+        assert!(err.message.contains("exceeds the 90 samples"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_points_do_not_break_it() {
+        let x = Array2::from_shape_fn((20, 2), |(i, _)| if i < 10 { 0.0 } else { 1.0 });
+        let fit = km(3, 2).fit(x.view(), 0, &|_| {}).unwrap();
+        assert!(fit.inertia.abs() < 1e-12);
+        assert_eq!(fit.labels.len(), 20);
+    }
+}

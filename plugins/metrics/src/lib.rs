@@ -1,1 +1,167 @@
-//! Metrics: silhouette, purity.
+//! Metrics: `silhouette` (internal: needs the features) and `purity` (external: needs the true
+//! labels). Both follow scikit-learn where it has a rule; noise (-1) is treated as one more
+//! cluster label, exactly as scikit-learn does when handed DBSCAN/HDBSCAN labels.
+
+use attrclust_core::data::contingency;
+use attrclust_core::params::Default as D;
+use attrclust_core::parallel::map_chunks;
+use attrclust_core::{
+    Build, Clustering, Context, Dataset, Metric, MetricNeeds, MetricValue, ParamSpec,
+    ParamType as T, Plugin, Result,
+};
+use ndarray::ArrayView2;
+
+static SILHOUETTE_PARAMS: &[ParamSpec] = &[ParamSpec::new(
+    "metric",
+    T::Choice(&["euclidean", "cosine"]),
+    D::Str("euclidean"),
+    "Distance between samples.",
+)];
+
+attrclust_core::inventory::submit! {
+    Plugin {
+        name: "silhouette",
+        version: "1",
+        summary: "Mean silhouette coefficient (exact, streamed in blocks; scikit-learn silhouette_score)",
+        params: SILHOUETTE_PARAMS,
+        build: Build::Metric {
+            build: |p| Ok(Box::new(Silhouette { cosine: p.str("metric")? == "cosine" })),
+            needs: MetricNeeds { labels: false, features: true },
+        },
+        uses_seed: false,
+        uses_groups: false,
+    }
+}
+
+attrclust_core::inventory::submit! {
+    Plugin {
+        name: "purity",
+        version: "1",
+        summary: "Purity: share of samples in their cluster's majority class",
+        params: &[],
+        build: Build::Metric {
+            build: |_| Ok(Box::new(Purity)),
+            needs: MetricNeeds { labels: true, features: false },
+        },
+        uses_seed: false,
+        uses_groups: false,
+    }
+}
+
+pub struct Silhouette {
+    pub cosine: bool,
+}
+
+/// Rows per block: memory is O(block × n), never n × n.
+const BLOCK: usize = 64;
+
+/// Per-sample silhouette values (scikit-learn's `silhouette_samples`), or why it is undefined.
+pub fn silhouette_samples(
+    x: ArrayView2<f64>,
+    assignments: &[i64],
+    cosine: bool,
+) -> std::result::Result<Vec<f64>, String> {
+    let n = x.nrows();
+    let mut ids: Vec<i64> = assignments.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let k = ids.len();
+    if k < 2 || k > n.saturating_sub(1) {
+        return Err(format!(
+            "the silhouette needs 2 to n_samples − 1 clusters; there are {k} for {n} samples"
+        ));
+    }
+    let cluster: Vec<usize> = assignments
+        .iter()
+        .map(|a| ids.binary_search(a).expect("listed"))
+        .collect();
+    let mut sizes = vec![0usize; k];
+    for &c in &cluster {
+        sizes[c] += 1;
+    }
+    // Cosine distance = 1 − cos: work on unit rows (zero rows stay zero, distance 1).
+    let data = if cosine {
+        let mut y = x.to_owned();
+        for mut row in y.rows_mut() {
+            let norm = row.dot(&row).sqrt();
+            if norm > 0.0 {
+                row.mapv_inplace(|v| v / norm);
+            }
+        }
+        y
+    } else {
+        x.to_owned()
+    };
+    let dist = |i: usize, j: usize| -> f64 {
+        let (a, b) = (data.row(i), data.row(j));
+        if cosine {
+            (1.0 - a.dot(&b)).max(0.0)
+        } else {
+            a.iter()
+                .zip(b.iter())
+                .map(|(p, q)| (p - q) * (p - q))
+                .sum::<f64>()
+                .sqrt()
+        }
+    };
+    let values = map_chunks(n, BLOCK, |start, end| {
+        let mut out = Vec::with_capacity(end - start);
+        let mut sums = vec![0.0; k];
+        for i in start..end {
+            sums.iter_mut().for_each(|s| *s = 0.0);
+            for j in 0..n {
+                sums[cluster[j]] += dist(i, j);
+            }
+            let own = cluster[i];
+            let s = if sizes[own] == 1 {
+                0.0 // scikit-learn: a sample alone in its cluster scores 0
+            } else {
+                let a = sums[own] / (sizes[own] - 1) as f64;
+                let b = (0..k)
+                    .filter(|&c| c != own)
+                    .map(|c| sums[c] / sizes[c] as f64)
+                    .fold(f64::INFINITY, f64::min);
+                let m = a.max(b);
+                if m > 0.0 { (b - a) / m } else { 0.0 }
+            };
+            out.push(s);
+        }
+        out
+    });
+    Ok(values.into_iter().flatten().collect())
+}
+
+impl Metric for Silhouette {
+    fn compute(&self, c: &Clustering, data: &Dataset, _ctx: &Context) -> Result<MetricValue> {
+        Ok(
+            match silhouette_samples(data.x.view(), &c.assignments, self.cosine) {
+                Ok(s) => MetricValue::defined(s.iter().sum::<f64>() / s.len() as f64),
+                Err(why) => MetricValue::undefined(why),
+            },
+        )
+    }
+}
+
+pub struct Purity;
+
+/// Purity = Σ_clusters max_class |cluster ∩ class| / n.
+pub fn purity(labels: &[i64], assignments: &[i64]) -> Option<f64> {
+    if labels.is_empty() {
+        return None;
+    }
+    let (_, _, counts) = contingency(labels, assignments);
+    let n_clusters = counts.first().map_or(0, |row| row.len());
+    let majority: usize = (0..n_clusters)
+        .map(|j| counts.iter().map(|row| row[j]).max().unwrap_or(0))
+        .sum();
+    Some(majority as f64 / labels.len() as f64)
+}
+
+impl Metric for Purity {
+    fn compute(&self, c: &Clustering, data: &Dataset, _ctx: &Context) -> Result<MetricValue> {
+        Ok(match purity(&data.labels, &c.assignments) {
+            Some(p) => MetricValue::defined(p),
+            None => MetricValue::undefined("no samples"),
+        })
+    }
+}

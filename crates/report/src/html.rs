@@ -1,0 +1,187 @@
+//! index.html through Tera. The template lives in `templates/report.html`; this module only
+//! prepares what it shows.
+
+use attrclust_core::data::{class_name, contingency};
+use attrclust_core::{Artifact, Info, ParamValue};
+use attrclust_pipeline::{Plan, RunResult};
+use serde_json::{Value, json};
+
+use crate::plots;
+use crate::results::{clustering, dataset, featured_clusterings, featured_embeddings};
+
+const REPORT_TEMPLATE: &str = include_str!("../templates/report.html");
+const INDEX_TEMPLATE: &str = include_str!("../templates/index.html");
+
+fn tera_error(e: tera::Error) -> attrclust_core::Error {
+    attrclust_core::Error::run(format!("cannot render the report: {e}"))
+}
+
+fn render_template(name: &str, template: &str, ctx: &tera::Context) -> attrclust_core::Result<String> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template(name, template).map_err(tera_error)?;
+    tera.render(name, ctx).map_err(tera_error)
+}
+
+/// A number for people: 4 significant decimals, or "—" for undefined.
+fn fmt_num(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.abs() >= 1e5 || (x != 0.0 && x.abs() < 1e-3) => format!("{x:.3e}"),
+        Some(x) => format!("{x:.4}"),
+        None => "—".into(),
+    }
+}
+
+fn params_text(params: &std::collections::BTreeMap<String, ParamValue>) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn render(plan: &Plan, run: &RunResult, results: &Value) -> attrclust_core::Result<String> {
+    let m = &plan.manifest.manifest;
+    let data = dataset(run, 0);
+
+    // Data overview: samples per class in the loaded data.
+    let mut classes = Vec::new();
+    for (id, name) in &data.classes {
+        let count = data.labels.iter().filter(|&&l| l == *id).count();
+        classes.push(json!({"id": id, "name": name, "color": plots::class_color(*id), "count": count}));
+    }
+
+    let mut embeddings = Vec::new();
+    for i in featured_embeddings(plan) {
+        let d = dataset(run, i);
+        let legend: Vec<(i64, String)> = d.classes.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let svg = plots::scatter(d, &d.labels, &legend, &format!("{} — coloured by class", plan.nodes[i].id))?;
+        let ratio = match d.info.get("explained_variance_ratio") {
+            Some(Info::Floats(r)) => r.iter().take(10).map(|v| fmt_num(Some(*v))).collect::<Vec<_>>().join(", "),
+            _ => String::new(),
+        };
+        embeddings.push(json!({"id": plan.nodes[i].id, "svg": svg, "explained_variance_ratio": ratio}));
+    }
+
+    let mut clusterings = Vec::new();
+    for i in featured_clusterings(plan) {
+        let node = &plan.nodes[i];
+        let input = dataset(run, node.inputs[0]);
+        let c = clustering(run, i);
+        let (class_ids, cluster_ids, counts) = contingency(&input.labels, &c.assignments);
+        let rows: Vec<Value> = class_ids
+            .iter()
+            .zip(&counts)
+            .map(|(id, row)| {
+                json!({"name": class_name(&input.classes, *id), "color": plots::class_color(*id),
+                       "counts": row, "total": row.iter().sum::<usize>()})
+            })
+            .collect();
+        let cluster_sizes: Vec<usize> = (0..cluster_ids.len()).map(|j| counts.iter().map(|r| r[j]).sum()).collect();
+        let cluster_purity: Vec<String> = (0..cluster_ids.len())
+            .map(|j| {
+                let max = counts.iter().map(|r| r[j]).max().unwrap_or(0);
+                fmt_num(Some(max as f64 / cluster_sizes[j].max(1) as f64))
+            })
+            .collect();
+        let entry = &results["results"][&node.id];
+        let metrics: Vec<Value> = entry["metrics"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| json!({"name": k, "value": fmt_num(v.as_f64()),
+                        "why": entry["undefined"][k].as_str().unwrap_or("")}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let info: Vec<Value> = c
+            .info
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    Info::Int(i) => i.to_string(),
+                    Info::Float(f) => fmt_num(Some(*f)),
+                    Info::Floats(fs) => format!("{} values", fs.len()),
+                    Info::Text(t) => t.clone(),
+                };
+                json!({"name": k, "value": text})
+            })
+            .collect();
+        clusterings.push(json!({
+            "id": node.id, "n_clusters": c.n_clusters(), "n_noise": c.n_noise(),
+            "clusters": cluster_ids.iter().map(|c| if *c < 0 { "noise".to_string() } else { c.to_string() }).collect::<Vec<_>>(),
+            "cluster_sizes": cluster_sizes, "cluster_purity": cluster_purity,
+            "rows": rows, "metrics": metrics, "info": info,
+        }));
+    }
+
+    let sweeps = sweep_plots(plan, run)?;
+    let steps: Vec<Value> = plan
+        .nodes
+        .iter()
+        .filter(|n| n.kind != attrclust_pipeline::NodeKind::ReportMetric)
+        .map(|n| json!({"id": n.id, "op": n.plugin.name, "version": n.plugin.version, "params": params_text(&n.params.values)}))
+        .collect();
+
+    let mut ctx = tera::Context::new();
+    ctx.insert("experiment", &results["experiment"]);
+    ctx.insert("provenance", &results["provenance"]);
+    ctx.insert("n_samples", &data.n_samples());
+    ctx.insert("n_channels", &data.n_features());
+    ctx.insert("classes", &classes);
+    ctx.insert("embeddings", &embeddings);
+    ctx.insert("clusterings", &clusterings);
+    ctx.insert("sweeps", &sweeps);
+    ctx.insert("steps", &steps);
+    ctx.insert("groups", &m.groups);
+    render_template("report.html", REPORT_TEMPLATE, &ctx)
+}
+
+/// One curve plot per clustering step swept over a single numeric parameter.
+fn sweep_plots(plan: &Plan, run: &RunResult) -> attrclust_core::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for step in &plan.manifest.report_clusterings {
+        let runs = plan.runs_of(step);
+        if runs.len() < 2 {
+            continue;
+        }
+        let keys: Vec<&String> = plan.nodes[runs[0]].sweep.iter().map(|(k, _)| k).collect();
+        if keys.len() != 1 {
+            continue; // grids and chained sweeps are listed in the tables only
+        }
+        let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        for metric in &plan.manifest.report_metrics {
+            let mut pts = Vec::new();
+            for &r in &runs {
+                let x = match &plan.nodes[r].sweep[0].1 {
+                    ParamValue::Int(i) => *i as f64,
+                    ParamValue::Float(f) => *f,
+                    _ => continue,
+                };
+                for j in plan.metrics_of(r) {
+                    if plan.nodes[j].plugin.name == metric.name
+                        && let Artifact::Metric(v) = &*run.artifacts[j]
+                        && let Some(y) = v.value
+                    {
+                        pts.push((x, y));
+                    }
+                }
+            }
+            if !pts.is_empty() {
+                series.push((metric.name.to_string(), pts));
+            }
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let svg = plots::sweep_curve(keys[0], &series)?;
+        out.push(json!({"step": step, "param": keys[0], "svg": svg}));
+    }
+    Ok(out)
+}
+
+pub(crate) fn render_index(entries: &[(String, String)]) -> attrclust_core::Result<String> {
+    let mut ctx = tera::Context::new();
+    let list: Vec<Value> = entries.iter().map(|(n, t)| json!({"name": n, "title": t})).collect();
+    ctx.insert("reports", &list);
+    render_template("index.html", INDEX_TEMPLATE, &ctx)
+}

@@ -1,0 +1,162 @@
+//! SVG plots drawn with plotters. Colours are a pure function of the class id, so a class has
+//! the same colour in every plot of every report.
+
+use attrclust_core::Dataset;
+use plotters::prelude::*;
+
+const PALETTE: [(u8, u8, u8); 12] = [
+    (0x1f, 0x77, 0xb4),
+    (0xff, 0x7f, 0x0e),
+    (0x2c, 0xa0, 0x2c),
+    (0xd6, 0x27, 0x28),
+    (0x94, 0x67, 0xbd),
+    (0x8c, 0x56, 0x4b),
+    (0xe3, 0x77, 0xc2),
+    (0x7f, 0x7f, 0x7f),
+    (0xbc, 0xbd, 0x22),
+    (0x17, 0xbe, 0xcf),
+    (0x39, 0x3b, 0x79),
+    (0xad, 0x49, 0x4a),
+];
+
+/// The colour of a class id (or cluster id), as `#rrggbb`.
+pub fn class_color(id: i64) -> String {
+    let (r, g, b) = rgb(id);
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+fn rgb(id: i64) -> (u8, u8, u8) {
+    if id < 0 {
+        return (0xbb, 0xbb, 0xbb); // noise
+    }
+    let base = PALETTE[(id as usize) % PALETTE.len()];
+    // Beyond twelve classes, darken each further round so colours stay distinct.
+    let round = (id as usize / PALETTE.len()) as u32;
+    let f = |c: u8| (c as u32 / (1 + round)) as u8;
+    (f(base.0), f(base.1), f(base.2))
+}
+
+fn plot_error(e: impl std::fmt::Display) -> attrclust_core::Error {
+    attrclust_core::Error::run(format!("cannot draw a plot: {e}"))
+}
+
+fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() {
+        return -1.0..1.0;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    (lo - pad)..(hi + pad)
+}
+
+/// Scatter of the first two columns of `d`, coloured by `colour_ids[i]` (class or cluster),
+/// with a legend of `legend` entries (id, name) to the right.
+pub fn scatter(
+    d: &Dataset,
+    colour_ids: &[i64],
+    legend: &[(i64, String)],
+    title: &str,
+) -> attrclust_core::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let (left, right) = root.split_horizontally(540);
+        let xs = d.x.column(0);
+        let has_y = d.n_features() > 1;
+        let y_of = |r: usize| if has_y { d.x[[r, 1]] } else { 0.0 };
+        let x_range = padded_range(xs.iter().copied());
+        let y_range = padded_range((0..d.n_samples()).map(y_of));
+        let mut chart = ChartBuilder::on(&left)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(x_range, y_range)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .x_desc(d.columns.first().cloned().unwrap_or_default())
+            .y_desc(d.columns.get(1).cloned().unwrap_or_default())
+            .draw()
+            .map_err(plot_error)?;
+        // Draw class by class (in id order) so overlaps are deterministic.
+        for (id, _) in legend {
+            let (r, g, b) = rgb(*id);
+            let color = RGBColor(r, g, b).mix(0.75);
+            chart
+                .draw_series(
+                    (0..d.n_samples())
+                        .filter(|&i| colour_ids[i] == *id)
+                        .map(|i| Circle::new((d.x[[i, 0]], y_of(i)), 2, color.filled())),
+                )
+                .map_err(plot_error)?;
+        }
+        for (k, (id, name)) in legend.iter().enumerate() {
+            let y = 40 + 20 * k as i32;
+            let (r, g, b) = rgb(*id);
+            right
+                .draw(&Circle::new((12, y), 5, RGBColor(r, g, b).filled()))
+                .map_err(plot_error)?;
+            right
+                .draw(&Text::new(
+                    name.clone(),
+                    (24, y - 7),
+                    ("sans-serif", 13).into_font(),
+                ))
+                .map_err(plot_error)?;
+        }
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Metric curves over a swept parameter: one line per metric.
+pub fn sweep_curve(
+    x_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> attrclust_core::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (560, 320)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let points = series.iter().flat_map(|(_, p)| p.iter());
+        let x_range = padded_range(points.clone().map(|p| p.0));
+        let y_range = padded_range(points.map(|p| p.1));
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(x_range, y_range)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .draw()
+            .map_err(plot_error)?;
+        for (k, (name, pts)) in series.iter().enumerate() {
+            let (r, g, b) = rgb(k as i64);
+            let color = RGBColor(r, g, b);
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(plot_error)?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(plot_error)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,208 @@
+//! results.json and the CSV files.
+
+use std::collections::BTreeMap;
+
+use attrclust_core::{Artifact, Clustering, Dataset, Info, ParamValue};
+use attrclust_pipeline::{Node, NodeKind, Plan, RunResult};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+pub(crate) fn param_json(v: &ParamValue) -> Value {
+    match v {
+        ParamValue::Int(i) => json!(i),
+        ParamValue::Float(f) => json!(f),
+        ParamValue::Bool(b) => json!(b),
+        ParamValue::Str(s) => json!(s),
+        ParamValue::List(items) => Value::Array(items.iter().map(param_json).collect()),
+        ParamValue::Table(t) => {
+            Value::Object(t.iter().map(|(k, v)| (k.clone(), param_json(v))).collect())
+        }
+    }
+}
+
+pub(crate) fn params_json(node: &Node) -> Value {
+    Value::Object(
+        node.params
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), param_json(v)))
+            .collect(),
+    )
+}
+
+pub(crate) fn info_json(info: &BTreeMap<String, Info>) -> Value {
+    Value::Object(
+        info.iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Info::Int(i) => json!(i),
+                    Info::Float(f) => json!(f),
+                    Info::Floats(fs) => json!(fs),
+                    Info::Text(t) => json!(t),
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn dataset<'a>(run: &'a RunResult, i: usize) -> &'a Dataset {
+    match &*run.artifacts[i] {
+        Artifact::Dataset(d) => d,
+        _ => panic!("node {i} is not a dataset"),
+    }
+}
+
+pub(crate) fn clustering<'a>(run: &'a RunResult, i: usize) -> &'a Clustering {
+    match &*run.artifacts[i] {
+        Artifact::Clustering(c) => c,
+        _ => panic!("node {i} is not a clustering"),
+    }
+}
+
+/// Clustering runs featured in the report, in plan order.
+pub(crate) fn featured_clusterings(plan: &Plan) -> Vec<usize> {
+    plan.manifest
+        .report_clusterings
+        .iter()
+        .flat_map(|s| plan.runs_of(s))
+        .collect()
+}
+
+/// Embedding runs drawn in the report, in plan order.
+pub(crate) fn featured_embeddings(plan: &Plan) -> Vec<usize> {
+    plan.manifest
+        .report_embeddings
+        .iter()
+        .flat_map(|s| plan.runs_of(s))
+        .collect()
+}
+
+/// The whole results.json document.
+pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
+    let m = &plan.manifest.manifest;
+    let mut results = Map::new();
+    for i in featured_clusterings(plan) {
+        let node = &plan.nodes[i];
+        let c = clustering(run, i);
+        let mut metrics = Map::new();
+        let mut undefined = Map::new();
+        for j in plan.metrics_of(i) {
+            if let Artifact::Metric(v) = &*run.artifacts[j] {
+                let name = plan.nodes[j].step_name.clone();
+                metrics.insert(name.clone(), v.value.map_or(Value::Null, |x| json!(x)));
+                if let Some(why) = &v.undefined_reason {
+                    undefined.insert(name, json!(why));
+                }
+            }
+        }
+        results.insert(
+            node.id.clone(),
+            json!({
+                "step": node.step_name,
+                "op": node.plugin.name,
+                "params": params_json(node),
+                "sweep": Value::Object(node.sweep.iter().map(|(k, v)| (k.clone(), param_json(v))).collect()),
+                "metrics": metrics,
+                "undefined": undefined,
+                "n_clusters": c.n_clusters(),
+                "n_noise": c.n_noise(),
+                "n_samples": c.assignments.len(),
+                "info": info_json(&c.info),
+            }),
+        );
+    }
+    let mut embeddings = Map::new();
+    for i in featured_embeddings(plan) {
+        let node = &plan.nodes[i];
+        let d = dataset(run, i);
+        embeddings.insert(
+            node.id.clone(),
+            json!({"step": node.step_name, "op": node.plugin.name, "params": params_json(node), "info": info_json(&d.info)}),
+        );
+    }
+    json!({
+        "experiment": {
+            "name": m.experiment.name,
+            "title": m.experiment.title,
+            "description": m.experiment.description,
+            "seed": m.experiment.seed,
+        },
+        "provenance": provenance(plan),
+        "results": results,
+        "embeddings": embeddings,
+    })
+}
+
+fn provenance(plan: &Plan) -> Value {
+    let m = &plan.manifest.manifest;
+    let mut steps = Map::new();
+    let mut plugins = Map::new();
+    for node in &plan.nodes {
+        plugins.insert(node.plugin.name.to_string(), json!(node.plugin.version));
+        if node.kind == NodeKind::ReportMetric {
+            continue;
+        }
+        // Paths are shown as written in the manifest (relative), never absolute.
+        steps.insert(
+            node.id.clone(),
+            json!({"op": node.plugin.name, "kind": node.plugin.kind().name(), "params": params_json(node), "seed": node.plugin.uses_seed.then_some(node.seed)}),
+        );
+    }
+    let data: Map<String, Value> = plan
+        .data_hashes
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(attrclust_cache::hex(v))))
+        .collect();
+    json!({
+        "manifest_sha256": attrclust_cache::hex(&Sha256::digest(m.source.as_bytes())),
+        "manifest": m.path.file_name().map(|f| f.to_string_lossy().to_string()),
+        "data_sha256": data,
+        "attrclust_version": env!("CARGO_PKG_VERSION"),
+        "plugins": plugins,
+        "steps": steps,
+        "seed": m.experiment.seed,
+    })
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `clusters/<run id>.csv`: `sample_id,label,cluster`, one row per sample in input order.
+pub(crate) fn cluster_csvs(plan: &Plan, run: &RunResult) -> Vec<(String, String)> {
+    featured_clusterings(plan)
+        .into_iter()
+        .map(|i| {
+            let node = &plan.nodes[i];
+            let data = dataset(run, node.inputs[0]);
+            let c = clustering(run, i);
+            let mut out = String::from("sample_id,label,cluster\n");
+            for ((id, label), cluster) in data.ids.iter().zip(&data.labels).zip(&c.assignments) {
+                out.push_str(&format!("{},{label},{cluster}\n", csv_field(id)));
+            }
+            (format!("{}.csv", node.id), out)
+        })
+        .collect()
+}
+
+/// `embeddings/<run id>.csv`: `sample_id,label,x,y` (the first two columns).
+pub(crate) fn embedding_csvs(plan: &Plan, run: &RunResult) -> Vec<(String, String)> {
+    featured_embeddings(plan)
+        .into_iter()
+        .map(|i| {
+            let d = dataset(run, i);
+            let mut out = String::from("sample_id,label,x,y\n");
+            for r in 0..d.n_samples() {
+                let x = d.x[[r, 0]];
+                let y = if d.n_features() > 1 { d.x[[r, 1]] } else { 0.0 };
+                out.push_str(&format!("{},{},{x:?},{y:?}\n", csv_field(&d.ids[r]), d.labels[r]));
+            }
+            (format!("{}.csv", plan.nodes[i].id), out)
+        })
+        .collect()
+}
