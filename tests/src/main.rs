@@ -1,1 +1,3 @@
-fn main() { std::process::exit(attrclust::main_with_args(std::env::args_os())) }
+fn main() {
+    std::process::exit(attrclust::main_with_args(std::env::args_os()))
+}

@@ -67,7 +67,13 @@ fn run(manifest: &Path, cache_dir: &Path, reports_dir: &Path, threads: usize) ->
         plan.nodes.len(),
         if threads == 1 { "" } else { "s" }
     );
-    let width = plan.nodes.iter().map(|n| n.id.len()).max().unwrap_or(0).min(60);
+    let width = plan
+        .nodes
+        .iter()
+        .map(|n| n.id.len())
+        .max()
+        .unwrap_or(0)
+        .min(60);
     let mut log = String::new();
     let opts = RunOptions {
         threads,
@@ -123,9 +129,15 @@ fn show_plan(manifest: &Path, cache_dir: &Path, dot: bool) -> Result<()> {
     let cache = Cache::existing(cache_dir);
     if dot {
         println!("digraph \"{}\" {{", plan.manifest.manifest.experiment.name);
-        println!("  rankdir=LR; node [shape=box, style=\"rounded,filled\", fontname=\"sans-serif\"];");
+        println!(
+            "  rankdir=LR; node [shape=box, style=\"rounded,filled\", fontname=\"sans-serif\"];"
+        );
         for (i, n) in plan.nodes.iter().enumerate() {
-            let fill = if cache.contains(&n.key) { "#c8e6c9" } else { "#ffffff" };
+            let fill = if cache.contains(&n.key) {
+                "#c8e6c9"
+            } else {
+                "#ffffff"
+            };
             println!(
                 "  n{i} [label=\"{}\\n{}\", fillcolor=\"{fill}\"];",
                 n.id.replace('"', "\\\""),
@@ -138,18 +150,32 @@ fn show_plan(manifest: &Path, cache_dir: &Path, dot: bool) -> Result<()> {
         println!("}}");
         return Ok(());
     }
-    let width = plan.nodes.iter().map(|n| n.id.len()).max().unwrap_or(0).min(60);
+    let width = plan
+        .nodes
+        .iter()
+        .map(|n| n.id.len())
+        .max()
+        .unwrap_or(0)
+        .min(60);
     let mut missing = 0;
     for n in &plan.nodes {
         let cached = cache.contains(&n.key);
         missing += usize::from(!cached);
-        let inputs: Vec<&str> = n.inputs.iter().map(|&j| plan.nodes[j].id.as_str()).collect();
+        let inputs: Vec<&str> = n
+            .inputs
+            .iter()
+            .map(|&j| plan.nodes[j].id.as_str())
+            .collect();
         println!(
             "{:width$}  {:16}  {:7}  ← {}",
             n.id,
             n.plugin.name,
             if cached { "cached" } else { "missing" },
-            if inputs.is_empty() { "(file)".to_string() } else { inputs.join(", ") }
+            if inputs.is_empty() {
+                "(file)".to_string()
+            } else {
+                inputs.join(", ")
+            }
         );
     }
     println!("{} runs, {missing} to compute", plan.nodes.len());
@@ -182,7 +208,13 @@ fn list_plugins(as_json: bool) {
         return;
     }
     for p in all {
-        println!("{:9} {} v{} — {}", p.kind().name(), p.name, p.version, p.summary);
+        println!(
+            "{:9} {} v{} — {}",
+            p.kind().name(),
+            p.name,
+            p.version,
+            p.summary
+        );
         for s in p.params {
             println!(
                 "            {:14} {:28} default {:12} {}",
@@ -197,7 +229,8 @@ fn list_plugins(as_json: bool) {
 
 fn cache_command(cmd: &CacheCommand, cache_dir: &Path) -> Result<()> {
     let cache = Cache::existing(cache_dir);
-    let io = |e: std::io::Error| Error::run(format!("cache: {e}")).at(cache_dir.display().to_string());
+    let io =
+        |e: std::io::Error| Error::run(format!("cache: {e}")).at(cache_dir.display().to_string());
     match cmd {
         CacheCommand::Ls => {
             let entries = cache.list();
@@ -209,17 +242,28 @@ fn cache_command(cmd: &CacheCommand, cache_dir: &Path) -> Result<()> {
                     .as_ref()
                     .map(|m| (m.experiment.as_str(), m.run.as_str(), m.op.as_str()))
                     .unwrap_or(("?", "(unreadable entry)", "?"));
-                println!("{}  {:>10}  {exp:20} {run} ({op})", &e.key.hex()[..16], e.size);
+                println!(
+                    "{}  {:>10}  {exp:20} {run} ({op})",
+                    &e.key.hex()[..16],
+                    e.size
+                );
             }
-            println!("{} entries, {:.1} MB in {}", entries.len(), total as f64 / 1e6, cache_dir.display());
+            println!(
+                "{} entries, {:.1} MB in {}",
+                entries.len(),
+                total as f64 / 1e6,
+                cache_dir.display()
+            );
         }
         CacheCommand::Gc { dir } => {
             let mut live = std::collections::BTreeSet::new();
             let mut manifests = Vec::new();
             find_manifests(dir, &mut manifests);
             if manifests.is_empty() {
-                return Err(Error::input(format!("no *.toml manifests under {}", dir.display()))
-                    .hint("pass the folder that holds your manifests: attrclust cache gc DIR"));
+                return Err(
+                    Error::input(format!("no *.toml manifests under {}", dir.display()))
+                        .hint("pass the folder that holds your manifests: attrclust cache gc DIR"),
+                );
             }
             for m in &manifests {
                 match load_plan(m) {
@@ -252,7 +296,9 @@ fn cache_command(cmd: &CacheCommand, cache_dir: &Path) -> Result<()> {
 }
 
 fn find_manifests(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
     paths.sort();
     for p in paths {

@@ -122,7 +122,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
         *PANIC_MESSAGE.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{msg}{at}"));
     }));
     let args = with_implicit_run(args.into_iter().collect());
@@ -146,7 +149,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
                 .unwrap_or_else(|e| e.into_inner())
                 .take()
                 .unwrap_or_default();
-            eprintln!("error: internal error: {msg}\n  help: this is a bug in attrclust; please report it with the manifest");
+            eprintln!(
+                "error: internal error: {msg}\n  help: this is a bug in attrclust; please report it with the manifest"
+            );
             1
         }
     }

@@ -6,8 +6,8 @@
 
 pub mod data;
 pub mod error;
-pub mod params;
 pub mod parallel;
+pub mod params;
 pub mod plugin;
 pub mod rng;
 pub mod suggest;

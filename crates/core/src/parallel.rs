@@ -35,9 +35,14 @@ mod tests {
 
     #[test]
     fn sums_are_identical_across_thread_counts() {
-        let xs: Vec<f64> = (0..10_000).map(|i| (i as f64).sin() * 1e-3 + 1.0 / (i as f64 + 1.0)).collect();
+        let xs: Vec<f64> = (0..10_000)
+            .map(|i| (i as f64).sin() * 1e-3 + 1.0 / (i as f64 + 1.0))
+            .collect();
         let sum_with = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             pool.install(|| {
                 map_chunks(xs.len(), 97, |a, b| xs[a..b].iter().sum::<f64>())
                     .into_iter()

@@ -407,14 +407,24 @@ mod tests {
     #[test]
     fn type_checks_report_what_is_wrong() {
         assert!(ParamType::Float.check(&ParamValue::Int(3)).is_ok());
-        let err = ParamType::Int.check(&ParamValue::Str("3".into())).unwrap_err();
+        let err = ParamType::Int
+            .check(&ParamValue::Str("3".into()))
+            .unwrap_err();
         assert_eq!(err, "expected integer, found string \"3\"");
         let err = ParamType::Choice(&["lloyd", "elkan"])
             .check(&ParamValue::Str("elkn".into()))
             .unwrap_err();
         assert!(err.contains("did you mean `elkan`"), "{err}");
-        assert!(ParamType::IntOrFraction.check(&ParamValue::Float(1.5)).is_err());
-        assert!(ParamType::IntOrFraction.check(&ParamValue::Float(0.9)).is_ok());
+        assert!(
+            ParamType::IntOrFraction
+                .check(&ParamValue::Float(1.5))
+                .is_err()
+        );
+        assert!(
+            ParamType::IntOrFraction
+                .check(&ParamValue::Float(0.9))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -437,7 +447,10 @@ mod tests {
         assert_ne!(enc(&ParamValue::Int(1)), enc(&ParamValue::Float(1.0)));
         assert_ne!(enc(&ParamValue::Str("1".into())), enc(&ParamValue::Int(1)));
         let ab = ParamValue::List(vec![ParamValue::Str("a,b".into())]);
-        let a_b = ParamValue::List(vec![ParamValue::Str("a".into()), ParamValue::Str("b".into())]);
+        let a_b = ParamValue::List(vec![
+            ParamValue::Str("a".into()),
+            ParamValue::Str("b".into()),
+        ]);
         assert_ne!(enc(&ab), enc(&a_b));
     }
 }

@@ -57,8 +57,12 @@ pub trait Clusterer: Send + Sync {
 
 /// Scores a clustering, given the dataset it was computed on (its features and true labels).
 pub trait Metric: Send + Sync {
-    fn compute(&self, clustering: &Clustering, data: &Dataset, ctx: &Context)
-    -> Result<MetricValue>;
+    fn compute(
+        &self,
+        clustering: &Clustering,
+        data: &Dataset,
+        ctx: &Context,
+    ) -> Result<MetricValue>;
 }
 
 /// What a metric reads besides the clustering, shown by `attrclust plugins`.
@@ -149,7 +153,13 @@ inventory::collect!(Plugin);
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} `{}` v{}", self.kind().name(), self.name, self.version)
+        write!(
+            f,
+            "{} `{}` v{}",
+            self.kind().name(),
+            self.name,
+            self.version
+        )
     }
 }
 

@@ -17,12 +17,16 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate closest to `name`, if it is close enough to be a plausible typo.
+/// A candidate contained in the name or containing it (`scaled` for `scaled_data`) also counts.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(2);
     candidates
         .into_iter()
         .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, _)| d <= limit)
+        .filter(|&(d, c)| {
+            d <= limit
+                || (c.len() >= 3 && name.len() >= 3 && (name.contains(c) || c.contains(name)))
+        })
         .min()
         .map(|(_, c)| c)
 }
@@ -51,5 +55,6 @@ mod tests {
         assert_eq!(closest("kmean", ops), Some("kmeans"));
         assert_eq!(closest("standardise", ops), Some("standardize"));
         assert_eq!(closest("umap", ops), None);
+        assert_eq!(closest("scaled_data", ["scaled", "pca"]), Some("scaled"));
     }
 }

@@ -10,9 +10,7 @@ use attrclust_core::{Error, ParamValue, Result};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::{
-    DataSection, Experiment, Located, Manifest, ParamEntry, Pos, ReportSection, StepDef,
-};
+use crate::{DataSection, Experiment, Located, Manifest, ParamEntry, Pos, ReportSection, StepDef};
 
 const SECTIONS: &[&str] = &["experiment", "data", "groups", "step", "report"];
 const EXPERIMENT_KEYS: &[&str] = &["name", "title", "description", "seed"];
@@ -36,12 +34,7 @@ impl Ctx<'_> {
 
     fn err<T>(&self, offset: usize, message: impl Into<String>) -> Result<T> {
         let pos = self.pos(offset);
-        Err(Error::input(message).at(format!(
-            "{}:{}:{}",
-            self.path.display(),
-            pos.line,
-            pos.col
-        )))
+        Err(Error::input(message).at(format!("{}:{}:{}", self.path.display(), pos.line, pos.col)))
     }
 
     fn err_hint<T>(&self, offset: usize, message: impl Into<String>, hint: &str) -> Result<T> {
@@ -56,8 +49,12 @@ pub fn parse_str(source: &str, path: &Path) -> Result<Manifest> {
     let ctx = Ctx { source, path };
     let doc = DeTable::parse(source).map_err(|e| {
         let pos = ctx.pos(e.span().map(|s| s.start).unwrap_or(0));
-        Error::input(format!("invalid TOML: {}", e.message().trim_end()))
-            .at(format!("{}:{}:{}", path.display(), pos.line, pos.col))
+        Error::input(format!("invalid TOML: {}", e.message().trim_end())).at(format!(
+            "{}:{}:{}",
+            path.display(),
+            pos.line,
+            pos.col
+        ))
     })?;
     let doc = doc.get_ref();
 
@@ -70,7 +67,13 @@ pub fn parse_str(source: &str, path: &Path) -> Result<Manifest> {
         let name: &str = key.get_ref();
         match name {
             "experiment" => experiment = Some(parse_experiment(&ctx, table(&ctx, key, value)?)?),
-            "data" => data = Some(parse_data(&ctx, table(&ctx, key, value)?, value.span().start)?),
+            "data" => {
+                data = Some(parse_data(
+                    &ctx,
+                    table(&ctx, key, value)?,
+                    value.span().start,
+                )?)
+            }
             "groups" => groups = parse_groups(&ctx, table(&ctx, key, value)?)?,
             "step" => {
                 for (step_key, step_value) in table(&ctx, key, value)?.iter() {
@@ -223,8 +226,7 @@ fn parse_experiment(ctx: &Ctx, t: &DeTable) -> Result<Experiment> {
             "name" => {
                 let n = string(ctx, entry)?;
                 let valid = !n.value.is_empty()
-                    && n
-                        .value
+                    && n.value
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
                 if !valid {
@@ -242,7 +244,8 @@ fn parse_experiment(ctx: &Ctx, t: &DeTable) -> Result<Experiment> {
                 DeValue::Integer(i) => match u64::from_str_radix(i.as_str(), i.radix()) {
                     Ok(s) => seed = Some(s),
                     Err(_) => {
-                        return ctx.err(value.span().start, "`seed` must be a non-negative integer");
+                        return ctx
+                            .err(value.span().start, "`seed` must be a non-negative integer");
                     }
                 },
                 other => {

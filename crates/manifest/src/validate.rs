@@ -77,8 +77,7 @@ pub fn check_params<'a>(
         seen.push(spec.name);
     }
     for spec in schema {
-        if spec.default == attrclust_core::params::Default::Required && !seen.contains(&spec.name)
-        {
+        if spec.default == attrclust_core::params::Default::Required && !seen.contains(&spec.name) {
             return Err(
                 Error::input(format!("{owner} needs parameter `{}`", spec.name))
                     .at(at(owner_pos))
@@ -206,11 +205,7 @@ fn resolve_loader(manifest: &Manifest) -> Result<&'static Plugin> {
             .hint(format!("formats: {}", names.join(", ")))
         });
     }
-    let path = manifest
-        .data
-        .params
-        .iter()
-        .find(|(k, _)| k.value == "path");
+    let path = manifest.data.params.iter().find(|(k, _)| k.value == "path");
     let Some((_, path)) = path else {
         return Err(Error::input("[data] has no `path`")
             .at(manifest.at(manifest.data.pos))
@@ -279,11 +274,13 @@ fn topological_order(manifest: &Manifest, names: &BTreeMap<&str, usize>) -> Resu
             loop {
                 cur = parent(cur).expect("undone steps have step inputs");
                 if let Some(k) = path.iter().position(|&p| p == cur) {
-                    let cycle: Vec<&str> = path[k..]
+                    // `path` follows inputs upstream; show it in data-flow order.
+                    let mut cycle: Vec<&str> = path[k..]
                         .iter()
                         .chain([&cur])
                         .map(|&i| manifest.steps[i].name.as_str())
                         .collect();
+                    cycle.reverse();
                     let first = &manifest.steps[path[k]];
                     return Err(Error::input(format!(
                         "the steps form a cycle: {}",
@@ -307,22 +304,22 @@ fn resolve_report(
     plugins: &[&'static Plugin],
 ) -> Result<ReportLists> {
     let report = &manifest.report;
-    let step_of_kind = |item: &Located<String>, wanted: &[PluginKind], what: &str| {
-        match names.get(item.value.as_str()) {
-            Some(&i) if wanted.contains(&plugins[i].kind()) => Ok(item.value.clone()),
-            Some(&i) => Err(Error::input(format!(
-                "[report] lists `{}` as {what}, but it is a {} step",
-                item.value,
-                plugins[i].kind().name()
-            ))
-            .at(manifest.at(item.pos))),
-            None => Err(Error::input(format!(
-                "[report] lists `{}`, which is not a step{}",
-                item.value,
-                did_you_mean(&item.value, names.keys().copied())
-            ))
-            .at(manifest.at(item.pos))),
-        }
+    let step_of_kind = |item: &Located<String>, wanted: &[PluginKind], what: &str| match names
+        .get(item.value.as_str())
+    {
+        Some(&i) if wanted.contains(&plugins[i].kind()) => Ok(item.value.clone()),
+        Some(&i) => Err(Error::input(format!(
+            "[report] lists `{}` as {what}, but it is a {} step",
+            item.value,
+            plugins[i].kind().name()
+        ))
+        .at(manifest.at(item.pos))),
+        None => Err(Error::input(format!(
+            "[report] lists `{}`, which is not a step{}",
+            item.value,
+            did_you_mean(&item.value, names.keys().copied())
+        ))
+        .at(manifest.at(item.pos))),
     };
     let embeddings = report
         .embeddings

@@ -24,7 +24,9 @@ pub enum NodeStatus {
     Cached,
     Computed,
     /// The cache entry was corrupt; the node was recomputed.
-    Recomputed { why: String },
+    Recomputed {
+        why: String,
+    },
 }
 
 /// Reported as each node finishes.
@@ -89,8 +91,8 @@ pub fn execute(
         drop(done_tx);
 
         let mut in_flight = 0;
-        for i in 0..n {
-            if waiting[i] == 0 {
+        for (i, &w) in waiting.iter().enumerate() {
+            if w == 0 {
                 job_tx.send((i, Vec::new())).expect("workers alive");
                 in_flight += 1;
             }
@@ -184,8 +186,8 @@ fn run_node(
         groups: &plan.manifest.manifest.groups,
         progress: &progress,
     };
-    let computed = catch_unwind(AssertUnwindSafe(|| compute(node, inputs, &ctx)))
-        .unwrap_or_else(|panic| {
+    let computed =
+        catch_unwind(AssertUnwindSafe(|| compute(node, inputs, &ctx))).unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -264,11 +266,10 @@ fn check_output(node: &Node, inputs: &[Arc<Artifact>], out: &Artifact) -> Result
                     d.n_features()
                 ));
             }
-            if let Some((row, col)) = d
-                .x
-                .indexed_iter()
-                .find(|(_, v)| !v.is_finite())
-                .map(|(ix, _)| ix)
+            if let Some((row, col)) =
+                d.x.indexed_iter()
+                    .find(|(_, v)| !v.is_finite())
+                    .map(|(ix, _)| ix)
             {
                 return Err(Error::run(format!(
                     "the result has a non-finite value at row {row}, column {col}"
@@ -279,10 +280,7 @@ fn check_output(node: &Node, inputs: &[Arc<Artifact>], out: &Artifact) -> Result
         Artifact::Clustering(c) => {
             let n = dataset(&inputs[0]).n_samples();
             if c.assignments.len() != n {
-                return bug(format!(
-                    "assigned {} samples of {n}",
-                    c.assignments.len()
-                ));
+                return bug(format!("assigned {} samples of {n}", c.assignments.len()));
             }
         }
         Artifact::Metric(m) => {

@@ -177,7 +177,9 @@ impl Plan {
     /// The runs (node indices) of a step, in plan order.
     pub fn runs_of(&self, step: &str) -> Vec<usize> {
         (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].step_name == step && self.nodes[i].kind != NodeKind::ReportMetric)
+            .filter(|&i| {
+                self.nodes[i].step_name == step && self.nodes[i].kind != NodeKind::ReportMetric
+            })
             .collect()
     }
 
@@ -294,11 +296,13 @@ fn hash_paths(
     let mut hashed = params.values.clone();
     let mut files = BTreeMap::new();
     for spec in plugin.params {
-        let is_file = match (spec.ty, params.get(spec.name)) {
-            (ParamType::Path, Some(ParamValue::Str(_))) => true,
-            (ParamType::ClassMap, Some(ParamValue::Str(_))) => true,
-            _ => false,
-        };
+        let is_file = matches!(
+            (spec.ty, params.get(spec.name)),
+            (
+                ParamType::Path | ParamType::ClassMap,
+                Some(ParamValue::Str(_))
+            )
+        );
         if !is_file {
             continue;
         }
@@ -308,8 +312,10 @@ fn hash_paths(
                 .iter()
                 .find(|(k, _, _)| k.value == spec.name)
                 .map(|(_, _, pos)| *pos);
-            let err = Error::input(format!("cannot read `{}`: {e}", path.display()))
-                .hint(format!("`{}` is relative to the manifest's folder", spec.name));
+            let err = Error::input(format!("cannot read `{}`: {e}", path.display())).hint(format!(
+                "`{}` is relative to the manifest's folder",
+                spec.name
+            ));
             match pos {
                 Some(pos) => err.at(at(pos)),
                 None => err,

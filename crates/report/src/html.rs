@@ -16,7 +16,11 @@ fn tera_error(e: tera::Error) -> attrclust_core::Error {
     attrclust_core::Error::run(format!("cannot render the report: {e}"))
 }
 
-fn render_template(name: &str, template: &str, ctx: &tera::Context) -> attrclust_core::Result<String> {
+fn render_template(
+    name: &str,
+    template: &str,
+    ctx: &tera::Context,
+) -> attrclust_core::Result<String> {
     let mut tera = tera::Tera::default();
     tera.add_raw_template(name, template).map_err(tera_error)?;
     tera.render(name, ctx).map_err(tera_error)
@@ -39,7 +43,11 @@ fn params_text(params: &std::collections::BTreeMap<String, ParamValue>) -> Strin
         .join(", ")
 }
 
-pub(crate) fn render(plan: &Plan, run: &RunResult, results: &Value) -> attrclust_core::Result<String> {
+pub(crate) fn render(
+    plan: &Plan,
+    run: &RunResult,
+    results: &Value,
+) -> attrclust_core::Result<String> {
     let m = &plan.manifest.manifest;
     let data = dataset(run, 0);
 
@@ -47,19 +55,32 @@ pub(crate) fn render(plan: &Plan, run: &RunResult, results: &Value) -> attrclust
     let mut classes = Vec::new();
     for (id, name) in &data.classes {
         let count = data.labels.iter().filter(|&&l| l == *id).count();
-        classes.push(json!({"id": id, "name": name, "color": plots::class_color(*id), "count": count}));
+        classes.push(
+            json!({"id": id, "name": name, "color": plots::class_color(*id), "count": count}),
+        );
     }
 
     let mut embeddings = Vec::new();
     for i in featured_embeddings(plan) {
         let d = dataset(run, i);
         let legend: Vec<(i64, String)> = d.classes.iter().map(|(k, v)| (*k, v.clone())).collect();
-        let svg = plots::scatter(d, &d.labels, &legend, &format!("{} — coloured by class", plan.nodes[i].id))?;
+        let svg = plots::scatter(
+            d,
+            &d.labels,
+            &legend,
+            &format!("{} — coloured by class", plan.nodes[i].id),
+        )?;
         let ratio = match d.info.get("explained_variance_ratio") {
-            Some(Info::Floats(r)) => r.iter().take(10).map(|v| fmt_num(Some(*v))).collect::<Vec<_>>().join(", "),
+            Some(Info::Floats(r)) => r
+                .iter()
+                .take(10)
+                .map(|v| fmt_num(Some(*v)))
+                .collect::<Vec<_>>()
+                .join(", "),
             _ => String::new(),
         };
-        embeddings.push(json!({"id": plan.nodes[i].id, "svg": svg, "explained_variance_ratio": ratio}));
+        embeddings
+            .push(json!({"id": plan.nodes[i].id, "svg": svg, "explained_variance_ratio": ratio}));
     }
 
     let mut clusterings = Vec::new();
@@ -76,7 +97,9 @@ pub(crate) fn render(plan: &Plan, run: &RunResult, results: &Value) -> attrclust
                        "counts": row, "total": row.iter().sum::<usize>()})
             })
             .collect();
-        let cluster_sizes: Vec<usize> = (0..cluster_ids.len()).map(|j| counts.iter().map(|r| r[j]).sum()).collect();
+        let cluster_sizes: Vec<usize> = (0..cluster_ids.len())
+            .map(|j| counts.iter().map(|r| r[j]).sum())
+            .collect();
         let cluster_purity: Vec<String> = (0..cluster_ids.len())
             .map(|j| {
                 let max = counts.iter().map(|r| r[j]).max().unwrap_or(0);
@@ -88,8 +111,10 @@ pub(crate) fn render(plan: &Plan, run: &RunResult, results: &Value) -> attrclust
             .as_object()
             .map(|o| {
                 o.iter()
-                    .map(|(k, v)| json!({"name": k, "value": fmt_num(v.as_f64()),
-                        "why": entry["undefined"][k].as_str().unwrap_or("")}))
+                    .map(|(k, v)| {
+                        json!({"name": k, "value": fmt_num(v.as_f64()),
+                        "why": entry["undefined"][k].as_str().unwrap_or("")})
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -132,7 +157,19 @@ pub(crate) fn render(plan: &Plan, run: &RunResult, results: &Value) -> attrclust
     ctx.insert("clusterings", &clusterings);
     ctx.insert("sweeps", &sweeps);
     ctx.insert("steps", &steps);
-    ctx.insert("groups", &m.groups);
+    // Tera maps are unordered: everything the template iterates is a list.
+    let groups: Vec<Value> = m
+        .groups
+        .iter()
+        .map(|(g, members)| json!({"name": g, "members": members.join(", ")}))
+        .collect();
+    ctx.insert("groups", &groups);
+    let data_hashes: Vec<Value> = plan
+        .data_hashes
+        .iter()
+        .map(|(k, v)| json!({"name": k, "sha256": attrclust_cache::hex(v)}))
+        .collect();
+    ctx.insert("data_hashes", &data_hashes);
     render_template("report.html", REPORT_TEMPLATE, &ctx)
 }
 
@@ -181,7 +218,10 @@ fn sweep_plots(plan: &Plan, run: &RunResult) -> attrclust_core::Result<Vec<Value
 
 pub(crate) fn render_index(entries: &[(String, String)]) -> attrclust_core::Result<String> {
     let mut ctx = tera::Context::new();
-    let list: Vec<Value> = entries.iter().map(|(n, t)| json!({"name": n, "title": t})).collect();
+    let list: Vec<Value> = entries
+        .iter()
+        .map(|(n, t)| json!({"name": n, "title": t}))
+        .collect();
     ctx.insert("reports", &list);
     render_template("index.html", INDEX_TEMPLATE, &ctx)
 }

@@ -101,5 +101,7 @@ pub fn write_index(reports_dir: &Path) -> Result<()> {
     let tmp = reports_dir.join(format!(".index.html.{}.tmp", std::process::id()));
     fs::write(&tmp, html)
         .and_then(|_| fs::rename(&tmp, &path))
-        .map_err(|e| Error::run(format!("cannot write the report index: {e}")).at(path.display().to_string()))
+        .map_err(|e| {
+            Error::run(format!("cannot write the report index: {e}")).at(path.display().to_string())
+        })
 }

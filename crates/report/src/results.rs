@@ -46,14 +46,14 @@ pub(crate) fn info_json(info: &BTreeMap<String, Info>) -> Value {
     )
 }
 
-pub(crate) fn dataset<'a>(run: &'a RunResult, i: usize) -> &'a Dataset {
+pub(crate) fn dataset(run: &RunResult, i: usize) -> &Dataset {
     match &*run.artifacts[i] {
         Artifact::Dataset(d) => d,
         _ => panic!("node {i} is not a dataset"),
     }
 }
 
-pub(crate) fn clustering<'a>(run: &'a RunResult, i: usize) -> &'a Clustering {
+pub(crate) fn clustering(run: &RunResult, i: usize) -> &Clustering {
     match &*run.artifacts[i] {
         Artifact::Clustering(c) => c,
         _ => panic!("node {i} is not a clustering"),
@@ -200,7 +200,11 @@ pub(crate) fn embedding_csvs(plan: &Plan, run: &RunResult) -> Vec<(String, Strin
             for r in 0..d.n_samples() {
                 let x = d.x[[r, 0]];
                 let y = if d.n_features() > 1 { d.x[[r, 1]] } else { 0.0 };
-                out.push_str(&format!("{},{},{x:?},{y:?}\n", csv_field(&d.ids[r]), d.labels[r]));
+                out.push_str(&format!(
+                    "{},{},{x:?},{y:?}\n",
+                    csv_field(&d.ids[r]),
+                    d.labels[r]
+                ));
             }
             (format!("{}.csv", plan.nodes[i].id), out)
         })

@@ -22,14 +22,24 @@ const REDUCTIONS: &[&str] = &["sum", "mean", "abs_sum", "l2"];
 const NAN_POLICIES: &[&str] = &["error", "drop_rows"];
 
 static NPZ_PARAMS: &[ParamSpec] = &[
-    ParamSpec::new("path", T::Path, D::Required, "The .npz file, relative to the manifest."),
+    ParamSpec::new(
+        "path",
+        T::Path,
+        D::Required,
+        "The .npz file, relative to the manifest.",
+    ),
     ParamSpec::new(
         "attributions",
         T::Str,
         D::Absent,
         "Array of attributions, [N, C] or [N, C, ...]. Default: the only float array of rank ≥ 2.",
     ),
-    ParamSpec::new("labels", T::Str, D::Absent, "Array of integer class ids [N]. Default: `y` or `labels`."),
+    ParamSpec::new(
+        "labels",
+        T::Str,
+        D::Absent,
+        "Array of integer class ids [N]. Default: `y` or `labels`.",
+    ),
     ParamSpec::new(
         "reduce",
         T::Choice(REDUCTIONS),
@@ -42,8 +52,18 @@ static NPZ_PARAMS: &[ParamSpec] = &[
         D::Absent,
         "Class names: inline table { 0 = \"name\" } or a TOML/JSON file. Default: `class_names` array.",
     ),
-    ParamSpec::new("class_names", T::Str, D::Absent, "String array of class names, indexed by class id."),
-    ParamSpec::new("ids", T::Str, D::Absent, "Array of sample ids [N]. Default: `sample_id` if present, else row numbers."),
+    ParamSpec::new(
+        "class_names",
+        T::Str,
+        D::Absent,
+        "String array of class names, indexed by class id.",
+    ),
+    ParamSpec::new(
+        "ids",
+        T::Str,
+        D::Absent,
+        "Array of sample ids [N]. Default: `sample_id` if present, else row numbers.",
+    ),
     ParamSpec::new(
         "nan_policy",
         T::Choice(NAN_POLICIES),
@@ -53,15 +73,30 @@ static NPZ_PARAMS: &[ParamSpec] = &[
 ];
 
 static NPY_PARAMS: &[ParamSpec] = &[
-    ParamSpec::new("path", T::Path, D::Required, "The .npy attribution array, [N, C] or [N, C, ...]."),
-    ParamSpec::new("labels_path", T::Path, D::Required, "A .npy array of integer class ids [N]."),
+    ParamSpec::new(
+        "path",
+        T::Path,
+        D::Required,
+        "The .npy attribution array, [N, C] or [N, C, ...].",
+    ),
+    ParamSpec::new(
+        "labels_path",
+        T::Path,
+        D::Required,
+        "A .npy array of integer class ids [N].",
+    ),
     ParamSpec::new(
         "reduce",
         T::Choice(REDUCTIONS),
         D::Absent,
         "Reduction over trailing axes of [N, C, ...] arrays: sum, mean, abs_sum or l2.",
     ),
-    ParamSpec::new("classes", T::ClassMap, D::Absent, "Class names: inline table { 0 = \"name\" } or a TOML/JSON file."),
+    ParamSpec::new(
+        "classes",
+        T::ClassMap,
+        D::Absent,
+        "Class names: inline table { 0 = \"name\" } or a TOML/JSON file.",
+    ),
     ParamSpec::new(
         "nan_policy",
         T::Choice(NAN_POLICIES),
@@ -130,8 +165,8 @@ fn read_npz(path: &Path) -> Result<BTreeMap<String, Array>> {
         entry
             .read_to_end(&mut data)
             .map_err(|e| file_error(path, format!("cannot read array `{name}`: {e}")))?;
-        let array = npy::parse(&data)
-            .map_err(|e| file_error(path, format!("array `{name}`: {}", e.0)))?;
+        let array =
+            npy::parse(&data).map_err(|e| file_error(path, format!("array `{name}`: {}", e.0)))?;
         arrays.insert(name, array);
     }
     Ok(arrays)
@@ -189,7 +224,12 @@ impl Loader for NpyLoader {
 }
 
 /// Removes a named array from the archive, or says which arrays there are.
-fn take(path: &Path, arrays: &mut BTreeMap<String, Array>, name: &str, what: &str) -> Result<Array> {
+fn take(
+    path: &Path,
+    arrays: &mut BTreeMap<String, Array>,
+    name: &str,
+    what: &str,
+) -> Result<Array> {
     arrays.remove(name).ok_or_else(|| {
         let listing: Vec<String> = arrays
             .iter()
@@ -240,7 +280,10 @@ fn int_values(path: &Path, name: &str, a: Array) -> Result<Vec<i64>> {
         }
         _ => Err(file_error(
             path,
-            format!("labels `{name}` must be integer class ids, found dtype {}", a.dtype),
+            format!(
+                "labels `{name}` must be integer class ids, found dtype {}",
+                a.dtype
+            ),
         )),
     }
 }
@@ -264,7 +307,9 @@ fn names_to_map(names: Vec<String>) -> ClassMap {
 /// Reads the `classes` parameter: an inline table or a TOML/JSON file.
 fn class_map_param(p: &Params, spec: &ParamValue) -> Result<ClassMap> {
     match spec {
-        ParamValue::Table(t) => table_to_map(t).map_err(|e| Error::input(format!("[data] classes: {e}"))),
+        ParamValue::Table(t) => {
+            table_to_map(t).map_err(|e| Error::input(format!("[data] classes: {e}")))
+        }
         ParamValue::Str(_) => {
             let path = p.path("classes")?;
             let text = std::fs::read_to_string(&path)
@@ -286,7 +331,10 @@ fn table_to_map(t: &BTreeMap<String, ParamValue>) -> std::result::Result<ClassMa
                 .map_err(|_| format!("key `{k}` is not an integer class id"))?;
             match v {
                 ParamValue::Str(name) => Ok((id, name.clone())),
-                other => Err(format!("class {id}: expected a name, found {}", other.describe())),
+                other => Err(format!(
+                    "class {id}: expected a name, found {}",
+                    other.describe()
+                )),
             }
         })
         .collect()
@@ -338,7 +386,9 @@ fn parse_json_class_names(text: &str) -> std::result::Result<ClassMap, String> {
         toml::Value::Table(t) => t
             .iter()
             .map(|(k, v)| {
-                let id = k.parse::<i64>().map_err(|_| format!("key `{k}` is not an integer"))?;
+                let id = k
+                    .parse::<i64>()
+                    .map_err(|_| format!("key `{k}` is not an integer"))?;
                 v.as_str()
                     .map(|s| (id, s.to_string()))
                     .ok_or_else(|| format!("class {id} is not a string"))
@@ -393,7 +443,10 @@ pub fn assemble(
     let Values::Float(values) = x.values else {
         return Err(file_error(
             path,
-            format!("attributions must be float32 or float64, found dtype {}", x.dtype),
+            format!(
+                "attributions must be float32 or float64, found dtype {}",
+                x.dtype
+            ),
         ));
     };
     let (n, c) = match x.shape.as_slice() {
@@ -416,14 +469,16 @@ pub fn assemble(
         .hint("set `reduce = \"sum\"` (or mean, abs_sum, l2) in [data]"));
     }
     if n == 0 || c == 0 {
-        return Err(file_error(path, format!("attributions are empty (shape {:?})", x.shape)));
-    }
-    if labels.len() != n {
         return Err(file_error(
             path,
-            format!("{} labels for {n} samples", labels.len()),
-        )
-        .hint("labels must have one entry per row of the attributions"));
+            format!("attributions are empty (shape {:?})", x.shape),
+        ));
+    }
+    if labels.len() != n {
+        return Err(
+            file_error(path, format!("{} labels for {n} samples", labels.len()))
+                .hint("labels must have one entry per row of the attributions"),
+        );
     }
     let mut matrix = Array2::<f64>::zeros((n, c));
     for (k, out) in matrix.iter_mut().enumerate() {
@@ -437,7 +492,10 @@ pub fn assemble(
     }
     let ids = match ids {
         Some(ids) if ids.len() != n => {
-            return Err(file_error(path, format!("{} sample ids for {n} samples", ids.len())));
+            return Err(file_error(
+                path,
+                format!("{} sample ids for {n} samples", ids.len()),
+            ));
         }
         Some(ids) => ids,
         None => (0..n).map(|i| i.to_string()).collect(),
@@ -457,14 +515,12 @@ pub fn assemble(
     unknown.sort_unstable();
     unknown.dedup();
     if !unknown.is_empty() {
-        return Err(file_error(
-            path,
-            format!("labels {unknown:?} have no class name"),
-        )
-        .hint(format!(
-            "the class map names ids {:?}; add the missing ids to `classes`",
-            classes.keys().collect::<Vec<_>>()
-        )));
+        return Err(
+            file_error(path, format!("labels {unknown:?} have no class name")).hint(format!(
+                "the class map names ids {:?}; add the missing ids to `classes`",
+                classes.keys().collect::<Vec<_>>()
+            )),
+        );
     }
 
     let bad_rows: Vec<usize> = (0..n)
@@ -474,7 +530,9 @@ pub fn assemble(
     let (matrix, labels, ids) = if bad_rows.is_empty() {
         (matrix, labels, ids)
     } else if p.str("nan_policy")? == "drop_rows" {
-        let keep: Vec<usize> = (0..n).filter(|i| bad_rows.binary_search(i).is_err()).collect();
+        let keep: Vec<usize> = (0..n)
+            .filter(|i| bad_rows.binary_search(i).is_err())
+            .collect();
         if keep.is_empty() {
             return Err(file_error(path, "every row holds NaN or Inf"));
         }

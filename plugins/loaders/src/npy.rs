@@ -66,8 +66,12 @@ pub fn parse(bytes: &[u8]) -> Result<Array, NpyError> {
         return err("truncated .npy header");
     };
     let header = std::str::from_utf8(header).map_err(|_| NpyError("header is not text".into()))?;
-    let descr = dict_value(header, "descr").ok_or_else(|| NpyError("header has no 'descr'".into()))?;
-    let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"').to_string();
+    let descr =
+        dict_value(header, "descr").ok_or_else(|| NpyError("header has no 'descr'".into()))?;
+    let descr = descr
+        .trim()
+        .trim_matches(|c| c == '\'' || c == '"')
+        .to_string();
     let fortran = dict_value(header, "fortran_order")
         .map(|v| v.trim().starts_with("True"))
         .unwrap_or(false);
@@ -118,7 +122,10 @@ fn parse_shape(text: &str) -> Result<Vec<usize>, NpyError> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| NpyError(format!("bad shape {text}"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| NpyError(format!("bad shape {text}")))
+        })
         .collect()
 }
 
@@ -270,7 +277,11 @@ pub fn write_raw(descr: &str, shape: &[usize], fortran: bool, data: &[u8]) -> Ve
         1 => format!("({},)", shape[0]),
         _ => format!(
             "({})",
-            shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+            shape
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut header = format!(
@@ -324,7 +335,10 @@ mod tests {
             .collect();
         let a = parse(&write_raw("<U4", &[2], false, &data)).unwrap();
         assert_eq!(a.values, Values::Str(vec!["ab".into(), "wxyz".into()]));
-        let h: Vec<u8> = [0x3c00u16, 0xc000].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let h: Vec<u8> = [0x3c00u16, 0xc000]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         assert_eq!(
             parse(&write_raw("<f2", &[2], false, &h)).unwrap().values,
             Values::Float(vec![1.0, -2.0])
@@ -336,7 +350,12 @@ mod tests {
         let full = write_f64(&[4], &[1., 2., 3., 4.]);
         let e = parse(&full[..full.len() - 8]).unwrap_err();
         assert!(e.0.contains("truncated"), "{e}");
-        assert!(parse(b"PK\x03\x04 not npy").unwrap_err().0.contains("magic"));
+        assert!(
+            parse(b"PK\x03\x04 not npy")
+                .unwrap_err()
+                .0
+                .contains("magic")
+        );
         let e = parse(&write_raw("<c16", &[1], false, &[0; 16])).unwrap_err();
         assert!(e.0.contains("unsupported dtype"), "{e}");
     }

@@ -3,8 +3,8 @@
 //! cluster label, exactly as scikit-learn does when handed DBSCAN/HDBSCAN labels.
 
 use attrclust_core::data::contingency;
-use attrclust_core::params::Default as D;
 use attrclust_core::parallel::map_chunks;
+use attrclust_core::params::Default as D;
 use attrclust_core::{
     Build, Clustering, Context, Dataset, Metric, MetricNeeds, MetricValue, ParamSpec,
     ParamType as T, Plugin, Result,
@@ -163,5 +163,89 @@ impl Metric for Purity {
             Some(p) => MetricValue::defined(p),
             None => MetricValue::undefined("no samples"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use serde_json::Value;
+
+    fn reference() -> Value {
+        serde_json::from_str(include_str!(
+            "../../../tests/fixtures/sklearn_reference.json"
+        ))
+        .unwrap()
+    }
+
+    fn matrix(v: &Value) -> Array2<f64> {
+        let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
+        Array2::from_shape_fn((rows.len(), rows[0].len()), |(i, j)| rows[i][j])
+    }
+
+    fn ints(v: &Value) -> Vec<i64> {
+        serde_json::from_value(v.clone()).unwrap()
+    }
+
+    #[test]
+    fn silhouette_matches_scikit_learn_on_every_label_set() {
+        let r = reference();
+        let x = matrix(&r["X"]);
+        for (name, entry) in r["metrics"].as_object().unwrap() {
+            let labels = ints(&entry["labels"]);
+            for (key, cosine) in [("silhouette_euclidean", false), ("silhouette_cosine", true)] {
+                let ours = silhouette_samples(x.view(), &labels, cosine);
+                match entry[key].as_f64() {
+                    Some(want) => {
+                        let s = ours.unwrap_or_else(|e| panic!("{name}: {e}"));
+                        let got = s.iter().sum::<f64>() / s.len() as f64;
+                        assert!((got - want).abs() < 1e-9, "{name} {key}: {got} vs {want}");
+                    }
+                    None => assert!(ours.is_err(), "{name} {key} should be undefined"),
+                }
+            }
+            if let Some(samples) = entry["silhouette_samples_euclidean"].as_array() {
+                let s = silhouette_samples(x.view(), &labels, false).unwrap();
+                for (i, want) in samples.iter().enumerate() {
+                    assert!(
+                        (s[i] - want.as_f64().unwrap()).abs() < 1e-9,
+                        "{name} sample {i}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn purity_matches_scikit_learn_contingency() {
+        let r = reference();
+        let truth = ints(&r["true_labels"]);
+        for (name, entry) in r["metrics"].as_object().unwrap() {
+            let got = purity(&truth, &ints(&entry["labels"])).unwrap();
+            let want = entry["purity"].as_f64().unwrap();
+            assert!((got - want).abs() < 1e-12, "{name}: {got} vs {want}");
+        }
+        assert_eq!(purity(&[], &[]), None);
+    }
+
+    #[test]
+    fn undefined_silhouette_is_null_with_a_reason() {
+        let x = Array2::from_shape_fn((5, 2), |(i, j)| (i * 2 + j) as f64);
+        let c = Clustering::new(vec![0; 5]);
+        let data = Dataset {
+            x,
+            labels: vec![0; 5],
+            ids: (0..5).map(|i| i.to_string()).collect(),
+            classes: [(0, "a".to_string())].into(),
+            columns: vec!["a".into(), "b".into()],
+            info: Default::default(),
+        };
+        let v = Context::detached("t", 0, |ctx| {
+            Silhouette { cosine: false }.compute(&c, &data, ctx)
+        })
+        .unwrap();
+        assert_eq!(v.value, None);
+        assert!(v.undefined_reason.unwrap().contains("2 to n_samples"));
     }
 }

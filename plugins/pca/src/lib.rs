@@ -20,7 +20,12 @@ static PARAMS: &[ParamSpec] = &[
         D::Absent,
         "Components to keep: an integer, or a fraction in (0, 1) of the variance to explain. Default: all.",
     ),
-    ParamSpec::new("whiten", T::Bool, D::Bool(false), "Scale components to unit variance."),
+    ParamSpec::new(
+        "whiten",
+        T::Bool,
+        D::Bool(false),
+        "Scale components to unit variance.",
+    ),
 ];
 
 attrclust_core::inventory::submit! {
@@ -78,7 +83,11 @@ impl Pca {
 
     pub fn fit(&self, x: &Array2<f64>) -> Result<PcaFit> {
         let (n, d) = x.dim();
-        let mean: Vec<f64> = x.columns().into_iter().map(|c| c.sum() / n as f64).collect();
+        let mean: Vec<f64> = x
+            .columns()
+            .into_iter()
+            .map(|c| c.sum() / n as f64)
+            .collect();
         let centred = x - &ndarray::Array1::from(mean.clone());
         let cov = centred.t().dot(&centred) / (n as f64 - 1.0);
         let eig = SymmetricEigen::new(DMatrix::from_fn(d, d, |i, j| cov[[i, j]]));
@@ -88,8 +97,10 @@ impl Pca {
         let variance: Vec<f64> = order.iter().map(|&k| eig.eigenvalues[k].max(0.0)).collect();
         let total: f64 = variance.iter().sum();
         if total <= 0.0 {
-            return Err(Error::input("all channels are constant: PCA has no variance to explain")
-                .hint("check the data, or drop the pca step"));
+            return Err(
+                Error::input("all channels are constant: PCA has no variance to explain")
+                    .hint("check the data, or drop the pca step"),
+            );
         }
         let ratio: Vec<f64> = variance.iter().map(|v| v / total).collect();
         let max_k = n.min(d);
@@ -166,5 +177,110 @@ impl Reducer for Pca {
             Info::Floats(fit.explained_variance_ratio),
         );
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn reference() -> Value {
+        serde_json::from_str(include_str!(
+            "../../../tests/fixtures/sklearn_reference.json"
+        ))
+        .unwrap()
+    }
+
+    fn matrix(v: &Value) -> Array2<f64> {
+        let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
+        Array2::from_shape_fn((rows.len(), rows[0].len()), |(i, j)| rows[i][j])
+    }
+
+    fn floats(v: &Value) -> Vec<f64> {
+        serde_json::from_value(v.clone()).unwrap()
+    }
+
+    #[test]
+    fn matches_scikit_learn_components_and_variance() {
+        let r = reference();
+        let x = matrix(&r["X"]);
+        let fit = Pca {
+            n_components: Components::All,
+            whiten: false,
+        }
+        .fit(&x)
+        .unwrap();
+        let want = matrix(&r["pca"]["components"]);
+        let var = floats(&r["pca"]["explained_variance"]);
+        let ratio = floats(&r["pca"]["explained_variance_ratio"]);
+        // The spectrum's leading components are well separated: compare them up to 1e-8 with
+        // scikit-learn's sign convention applied on both sides.
+        for k in 0..3 {
+            for j in 0..x.ncols() {
+                let (a, b) = (fit.components[[k, j]], want[[k, j]]);
+                assert!((a - b).abs() < 1e-8, "component {k}[{j}]: {a} vs {b}");
+            }
+        }
+        for k in 0..x.ncols() {
+            assert!(
+                (fit.explained_variance[k] - var[k]).abs() < 1e-10 * var[0],
+                "variance {k}"
+            );
+            assert!(
+                (fit.explained_variance_ratio[k] - ratio[k]).abs() < 1e-10,
+                "ratio {k}"
+            );
+        }
+    }
+
+    #[test]
+    fn fraction_and_whitening_match_scikit_learn() {
+        let r = reference();
+        let x = matrix(&r["X"]);
+        let fit = Pca {
+            n_components: Components::Fraction(0.99),
+            whiten: false,
+        }
+        .fit(&x)
+        .unwrap();
+        assert_eq!(
+            fit.components.nrows() as u64,
+            r["pca"]["n_components_for_0.99"].as_u64().unwrap()
+        );
+        let pca = Pca {
+            n_components: Components::Count(3),
+            whiten: true,
+        };
+        let t = pca.fit(&x).unwrap().transform(&x, true);
+        let want = matrix(&r["pca"]["whitened_3"]);
+        for (a, b) in t.iter().zip(want.iter()) {
+            assert!((a - b).abs() < 1e-8, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn too_many_components_and_constant_data_are_clear_errors() {
+        let x = Array2::from_shape_fn((4, 3), |(i, j)| (i + j) as f64 * 0.5 + (i * j) as f64);
+        let err = Pca {
+            n_components: Components::Count(5),
+            whiten: false,
+        }
+        .fit(&x)
+        .err()
+        .unwrap();
+        assert!(
+            err.message.contains("exceeds min(n_samples, n_features)"),
+            "{err}"
+        );
+        let flat = Array2::from_elem((4, 3), 2.0);
+        let err = Pca {
+            n_components: Components::All,
+            whiten: false,
+        }
+        .fit(&flat)
+        .err()
+        .unwrap();
+        assert!(err.message.contains("constant"), "{err}");
     }
 }

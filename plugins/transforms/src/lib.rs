@@ -11,12 +11,27 @@ use attrclust_core::{
 };
 
 static SELECT_PARAMS: &[ParamSpec] = &[
-    ParamSpec::new("classes", T::NameList, D::EmptyList, "Classes to keep, by name or id."),
-    ParamSpec::new("groups", T::StrList, D::EmptyList, "Groups from [groups] whose classes to keep."),
+    ParamSpec::new(
+        "classes",
+        T::NameList,
+        D::EmptyList,
+        "Classes to keep, by name or id.",
+    ),
+    ParamSpec::new(
+        "groups",
+        T::StrList,
+        D::EmptyList,
+        "Groups from [groups] whose classes to keep.",
+    ),
 ];
 
 static STANDARDIZE_PARAMS: &[ParamSpec] = &[
-    ParamSpec::new("with_mean", T::Bool, D::Bool(true), "Subtract each channel's mean."),
+    ParamSpec::new(
+        "with_mean",
+        T::Bool,
+        D::Bool(true),
+        "Subtract each channel's mean.",
+    ),
     ParamSpec::new(
         "with_std",
         T::Bool,
@@ -128,13 +143,11 @@ impl Transform for SelectClasses {
                     .collect::<Vec<_>>()
             )));
         }
-        let mut out = data.with_matrix(data.x.select(ndarray::Axis(0), &rows), data.columns.clone());
+        let mut out =
+            data.with_matrix(data.x.select(ndarray::Axis(0), &rows), data.columns.clone());
         out.labels = rows.iter().map(|&i| data.labels[i]).collect();
         out.ids = rows.iter().map(|&i| data.ids[i].clone()).collect();
-        out.classes = wanted
-            .iter()
-            .map(|&id| (id, data.class_name(id)))
-            .collect();
+        out.classes = wanted.iter().map(|&id| (id, data.class_name(id))).collect();
         Ok(out)
     }
 }
@@ -155,7 +168,11 @@ impl Transform for Standardize {
             // scikit-learn leaves (near-)constant features unscaled rather than dividing by ~0.
             let is_constant = var <= f64::EPSILON * mean.abs().max(1.0).powi(2);
             constant += i64::from(is_constant);
-            let scale = if self.with_std && !is_constant { var.sqrt() } else { 1.0 };
+            let scale = if self.with_std && !is_constant {
+                var.sqrt()
+            } else {
+                1.0
+            };
             let shift = if self.with_mean { mean } else { 0.0 };
             col.mapv_inplace(|v| (v - shift) / scale);
         }
@@ -184,7 +201,10 @@ mod tests {
 
     #[test]
     fn standardize_matches_population_std_and_keeps_constant_channels() {
-        let t = Standardize { with_mean: true, with_std: true };
+        let t = Standardize {
+            with_mean: true,
+            with_std: true,
+        };
         let out = Context::detached("s", 0, |ctx| t.apply(&data(), ctx)).unwrap();
         // Column 0: mean 4, population std sqrt(5).
         let s5 = 5f64.sqrt();
@@ -200,11 +220,21 @@ mod tests {
     fn select_by_name_id_and_group() {
         let groups: BTreeMap<String, Vec<String>> =
             [("warm".to_string(), vec!["red".to_string()])].into();
-        let ctx = Context { step: "s", seed: 0, groups: &groups, progress: &|_| {} };
+        let ctx = Context {
+            step: "s",
+            seed: 0,
+            groups: &groups,
+            progress: &|_| {},
+        };
         let mut values = BTreeMap::new();
         values.insert("classes".into(), ParamValue::List(vec![ParamValue::Int(2)]));
-        values.insert("groups".into(), ParamValue::List(vec![ParamValue::Str("warm".into())]));
-        let out = SelectClasses(Params::new(values, "")).apply(&data(), &ctx).unwrap();
+        values.insert(
+            "groups".into(),
+            ParamValue::List(vec![ParamValue::Str("warm".into())]),
+        );
+        let out = SelectClasses(Params::new(values, ""))
+            .apply(&data(), &ctx)
+            .unwrap();
         assert_eq!(out.labels, vec![0, 2]);
         assert_eq!(out.ids, vec!["a", "c"]);
         assert_eq!(out.classes.len(), 2);
@@ -213,16 +243,69 @@ mod tests {
     #[test]
     fn select_errors_name_the_problem() {
         let ctx_groups = BTreeMap::new();
-        let ctx = Context { step: "s", seed: 0, groups: &ctx_groups, progress: &|_| {} };
+        let ctx = Context {
+            step: "s",
+            seed: 0,
+            groups: &ctx_groups,
+            progress: &|_| {},
+        };
         let mut values = BTreeMap::new();
-        values.insert("classes".into(), ParamValue::List(vec![ParamValue::Str("gren".into())]));
-        let err = SelectClasses(Params::new(values, "")).apply(&data(), &ctx).unwrap_err();
+        values.insert(
+            "classes".into(),
+            ParamValue::List(vec![ParamValue::Str("gren".into())]),
+        );
+        let err = SelectClasses(Params::new(values, ""))
+            .apply(&data(), &ctx)
+            .unwrap_err();
         assert!(err.message.contains("did you mean `green`"), "{err}");
         let mut values = BTreeMap::new();
-        values.insert("groups".into(), ParamValue::List(vec![ParamValue::Str("cold".into())]));
-        let err = SelectClasses(Params::new(values, "")).apply(&data(), &ctx).unwrap_err();
+        values.insert(
+            "groups".into(),
+            ParamValue::List(vec![ParamValue::Str("cold".into())]),
+        );
+        let err = SelectClasses(Params::new(values, ""))
+            .apply(&data(), &ctx)
+            .unwrap_err();
         assert!(err.message.contains("unknown group `cold`"), "{err}");
-        let err = SelectClasses(Params::default()).apply(&data(), &ctx).unwrap_err();
+        let err = SelectClasses(Params::default())
+            .apply(&data(), &ctx)
+            .unwrap_err();
         assert!(err.message.contains("selects nothing"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+    use ndarray::Array2;
+    use serde_json::Value;
+
+    #[test]
+    fn standardize_matches_scikit_learn_standard_scaler() {
+        let r: Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/sklearn_reference.json"
+        ))
+        .unwrap();
+        let rows: Vec<Vec<f64>> = serde_json::from_value(r["X"].clone()).unwrap();
+        let want: Vec<Vec<f64>> = serde_json::from_value(r["standard_scaler"].clone()).unwrap();
+        let n = rows.len();
+        let data = Dataset {
+            x: Array2::from_shape_fn((n, rows[0].len()), |(i, j)| rows[i][j]),
+            labels: vec![0; n],
+            ids: (0..n).map(|i| i.to_string()).collect(),
+            classes: [(0, "a".to_string())].into(),
+            columns: (0..rows[0].len()).map(|j| format!("ch_{j}")).collect(),
+            info: BTreeMap::new(),
+        };
+        let t = Standardize {
+            with_mean: true,
+            with_std: true,
+        };
+        let out = Context::detached("s", 0, |ctx| t.apply(&data, ctx)).unwrap();
+        for i in 0..n {
+            for (j, w) in want[i].iter().enumerate() {
+                assert!((out.x[[i, j]] - w).abs() < 1e-12, "[{i},{j}]");
+            }
+        }
     }
 }

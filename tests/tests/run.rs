@@ -1,0 +1,306 @@
+//! Running manifests end to end: the report's files, determinism, data errors and plugins.
+
+mod common;
+
+use common::{MANIFEST, Project};
+use serde_json::Value;
+
+const RUN: &[&str] = &["run", "experiments/tiny.toml"];
+
+fn results(p: &Project) -> Value {
+    serde_json::from_str(&p.read("reports/tiny/results.json")).unwrap()
+}
+
+#[test]
+fn report_files_follow_the_spec() {
+    let p = Project::new();
+    let out = p.run_ok(RUN);
+    assert!(
+        out.stdout.contains("report: reports/tiny/index.html"),
+        "{}",
+        out.stdout
+    );
+    let r = results(&p);
+    let runs = r["results"].as_object().unwrap();
+    assert_eq!(
+        runs.keys().collect::<Vec<_>>(),
+        ["kmeans[n_clusters=2]", "kmeans[n_clusters=4]"]
+    );
+    let k4 = &runs["kmeans[n_clusters=4]"];
+    assert_eq!(k4["step"], "kmeans");
+    assert_eq!(k4["params"]["n_clusters"], 4);
+    assert_eq!(k4["params"]["max_iter"], 300, "defaults are resolved");
+    assert_eq!(k4["params"]["n_init"], "auto");
+    assert_eq!(k4["n_clusters"], 4);
+    assert_eq!(k4["n_noise"], 0);
+    assert!(k4["metrics"]["silhouette"].is_number());
+
+    // Purity recomputed here from the CSV must equal the reported one.
+    let csv = p.read("reports/tiny/clusters/kmeans[n_clusters=4].csv");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("sample_id,label,cluster"));
+    let rows: Vec<(String, i64, i64)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 60);
+    let (_, y) = common::synthetic(15, 6, 0.0);
+    for (id, label, cluster) in &rows {
+        let i: usize = id.parse().unwrap();
+        assert_eq!(*label, y[i], "label of sample {id}");
+        assert!((0..4).contains(cluster));
+    }
+    let mut majority = 0;
+    for c in 0..4 {
+        let mut counts = [0usize; 4];
+        for (_, l, k) in &rows {
+            if *k == c {
+                counts[*l as usize] += 1;
+            }
+        }
+        majority += counts.iter().max().unwrap();
+    }
+    let purity = majority as f64 / 60.0;
+    assert!((k4["metrics"]["purity"].as_f64().unwrap() - purity).abs() < 1e-12);
+
+    let emb = p.read("reports/tiny/embeddings/pca.csv");
+    assert!(emb.starts_with("sample_id,label,x,y\n"));
+    assert_eq!(emb.lines().count(), 61);
+    let ratio = &r["embeddings"]["pca"]["info"]["explained_variance_ratio"];
+    assert_eq!(ratio.as_array().unwrap().len(), 3);
+
+    let prov = &r["provenance"];
+    assert_eq!(prov["seed"], 7);
+    assert_eq!(prov["plugins"]["kmeans"], "1");
+    assert_eq!(prov["data_sha256"]["path"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn html_is_self_contained_and_escapes_names() {
+    let p = Project::new();
+    p.run_ok(RUN);
+    let html = p.read("reports/tiny/index.html");
+    assert!(
+        html.contains("Tiny &lt;test&gt; &amp; co"),
+        "the title is escaped"
+    );
+    assert!(!html.contains("Tiny <test>"));
+    assert!(
+        html.matches("<svg").count() >= 2,
+        "scatter and sweep curve are inline"
+    );
+    for name in common::CLASS_NAMES {
+        assert!(html.contains(name), "{name} is in the legend/tables");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://")
+            || html.matches("http").count() == html.matches("http://www.w3.org/2000/svg").count()
+    );
+    assert!(!html.contains("<script src") && !html.contains("<link"));
+    let index = p.read("reports/index.html");
+    assert!(index.contains("tiny/index.html"), "{index}");
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let a = Project::new();
+    let b = Project::new();
+    a.run_ok(&["--threads", "1", "run", "experiments/tiny.toml"]);
+    b.run_ok(&["run", "--threads", "2", "experiments/tiny.toml"]);
+    common::assert_same_files(
+        &a.report_files("reports/tiny"),
+        &b.report_files("reports/tiny"),
+    );
+}
+
+#[test]
+fn bare_manifest_argument_runs_and_dirs_are_configurable() {
+    let p = Project::new();
+    let out = p.run_ok(&[
+        "experiments/tiny.toml",
+        "--reports-dir",
+        "out",
+        "--cache-dir",
+        "c",
+    ]);
+    assert!(
+        out.stdout.contains("report: out/tiny/index.html"),
+        "{}",
+        out.stdout
+    );
+    assert!(p.path("out/tiny/results.json").is_file());
+    assert!(p.path("c").is_dir() && !p.path(".attrclust").exists());
+}
+
+#[test]
+fn a_failed_run_leaves_the_previous_report_intact() {
+    let p = Project::new();
+    p.run_ok(RUN);
+    let before = p.report_files("reports/tiny");
+    // Break the data: one label too few.
+    let (x, mut y) = common::synthetic(15, 6, 0.0);
+    y.pop();
+    common::write_npz(
+        &p.path("experiments/data/tiny.npz"),
+        &[
+            ("attr", attrclust_loaders::npy::write_f64(&[60, 6], &x)),
+            ("y", common::i64_npy(&y)),
+            ("class_names", common::str_npy(&common::CLASS_NAMES)),
+        ],
+    );
+    let out = p.run(RUN);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("tiny.npz: 59 labels for 60 samples"),
+        "{}",
+        out.stderr
+    );
+    common::assert_same_files(&p.report_files("reports/tiny"), &before);
+}
+
+#[test]
+fn data_errors_name_rows_and_offer_a_policy() {
+    let p = Project::new();
+    let (mut x, y) = common::synthetic(15, 6, 0.0);
+    x[3 * 6 + 2] = f64::NAN;
+    x[10 * 6] = f64::INFINITY;
+    let write = |x: &[f64]| {
+        common::write_npz(
+            &p.path("experiments/data/tiny.npz"),
+            &[
+                ("attr", attrclust_loaders::npy::write_f64(&[60, 6], x)),
+                ("y", common::i64_npy(&y)),
+                ("class_names", common::str_npy(&common::CLASS_NAMES)),
+            ],
+        )
+    };
+    write(&x);
+    let out = p.run(RUN);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("2 rows hold NaN or Inf: row 3 (columns 2); row 10 (columns 0)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("nan_policy = \"drop_rows\""),
+        "{}",
+        out.stderr
+    );
+
+    p.write(
+        "experiments/tiny.toml",
+        &MANIFEST.replace(
+            "labels = \"y\"",
+            "labels = \"y\"\nnan_policy = \"drop_rows\"",
+        ),
+    );
+    p.run_ok(RUN);
+    let csv = p.read("reports/tiny/clusters/kmeans[n_clusters=2].csv");
+    assert_eq!(csv.lines().count(), 1 + 58);
+    assert!(
+        !csv.lines()
+            .any(|l| l.starts_with("3,") || l.starts_with("10,"))
+    );
+
+    p.write(
+        "experiments/tiny.toml",
+        &MANIFEST.replace("attributions = \"attr\"", "attributions = \"atr\""),
+    );
+    let out = p.run(RUN);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("no array `atr`") && out.stderr.contains("available arrays: attr"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn k_larger_than_n_is_an_input_error_naming_the_step() {
+    let p = Project::new();
+    p.write(
+        "experiments/tiny.toml",
+        &MANIFEST.replace("sweep = [2, 4]", "sweep = [2, 400]"),
+    );
+    let out = p.run(RUN);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("step `kmeans[n_clusters=400]`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("n_clusters = 400 exceeds the 60 samples"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_example_plugin_runs_and_is_seeded() {
+    let p = Project::new();
+    let with_rp = MANIFEST
+        .replace("embeddings = [\"pca\"]", "embeddings = [\"pca\", \"rp\"]")
+        .replace("[report]", "[step.rp]\nop = \"random_projection\"\ninput = \"scaled\"\nn_components = 2\n\n[report]");
+    p.write("experiments/tiny.toml", &with_rp);
+    p.run_ok(RUN);
+    let a = p.read("reports/tiny/embeddings/rp.csv");
+    assert_eq!(a.lines().count(), 61);
+    p.write(
+        "experiments/tiny.toml",
+        &with_rp.replace("seed = 7", "seed = 8"),
+    );
+    let out = p.run_ok(RUN);
+    assert!(out.computed().contains(&"rp".to_string()));
+    assert_ne!(
+        a,
+        p.read("reports/tiny/embeddings/rp.csv"),
+        "a new seed, a new projection"
+    );
+}
+
+#[test]
+fn plugins_lists_every_kind_with_parameters() {
+    let p = Project::new();
+    let out = p.run_ok(&["plugins", "--json"]);
+    let list: Value = serde_json::from_str(&out.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    let find = |name: &str| {
+        list.iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    for (name, kind) in [
+        ("npz", "loader"),
+        ("select_classes", "transform"),
+        ("standardize", "transform"),
+        ("pca", "reducer"),
+        ("random_projection", "reducer"),
+        ("kmeans", "clusterer"),
+        ("silhouette", "metric"),
+        ("purity", "metric"),
+    ] {
+        assert_eq!(find(name)["kind"], kind);
+    }
+    let k = find("kmeans");
+    let n_clusters = k["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "n_clusters")
+        .unwrap();
+    assert_eq!(n_clusters["default"], "8");
+    assert_eq!(n_clusters["type"], "integer");
+    assert_eq!(find("purity")["metric_needs"]["labels"], true);
+    let table = p.run_ok(&["plugins"]);
+    assert!(table.stdout.contains("kmeans") && table.stdout.contains("n_clusters"));
+}
