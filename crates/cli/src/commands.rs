@@ -208,22 +208,35 @@ fn list_plugins(as_json: bool) {
         return;
     }
     for p in all {
+        let io = match p.kind().input_type() {
+            Some(t) => format!("{} → {}", t.describe(), p.kind().output_type().describe()),
+            None => format!("a data file → {}", p.kind().output_type().describe()),
+        };
         println!(
-            "{:9} {} v{} — {}",
+            "{} {} (v{}) — {}",
             p.kind().name(),
             p.name,
             p.version,
             p.summary
         );
+        println!("    reads {io}");
         for s in p.params {
+            let mut range = String::new();
+            if let Some(min) = s.min {
+                range.push_str(&format!(", ≥ {min}"));
+            }
+            if let Some(max) = s.max {
+                range.push_str(&format!(", ≤ {max}"));
+            }
             println!(
-                "            {:14} {:28} default {:12} {}",
+                "    {}: {}, default {}{range}\n        {}",
                 s.name,
                 s.ty.describe(),
                 s.default.describe(),
                 s.doc
             );
         }
+        println!();
     }
 }
 

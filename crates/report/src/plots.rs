@@ -134,6 +134,7 @@ pub fn sweep_curve(
             .map_err(plot_error)?;
         chart
             .configure_mesh()
+            .light_line_style(WHITE)
             .x_desc(x_label)
             .draw()
             .map_err(plot_error)?;

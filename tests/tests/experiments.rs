@@ -1,0 +1,52 @@
+//! The committed manifests: every one validates, and the main job runs on the demo data.
+
+mod common;
+
+use std::path::PathBuf;
+
+fn experiments_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../experiments")
+}
+
+#[test]
+fn every_committed_manifest_validates() {
+    let p = common::Project::new();
+    let mut n = 0;
+    for entry in std::fs::read_dir(experiments_dir()).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = p.run(&["validate", path.to_str().unwrap()]);
+            assert_eq!(out.code, 0, "{}: {}", path.display(), out.stderr);
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "no manifests found");
+}
+
+#[test]
+fn the_main_job_runs_on_the_demo_data_and_reruns_from_cache() {
+    let p = common::Project::new();
+    let manifest = experiments_dir().join("color_vs_patch.toml");
+    let manifest = manifest.to_str().unwrap();
+    let first = p.run_ok(&["run", manifest]);
+    assert!(
+        first
+            .stdout
+            .contains("report: reports/color_vs_patch/index.html"),
+        "{}",
+        first.stdout
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&p.read("reports/color_vs_patch/results.json")).unwrap();
+    let runs = r["results"].as_object().unwrap();
+    assert_eq!(runs.len(), 6, "one run per swept n_clusters");
+    for (id, run) in runs {
+        assert_eq!(
+            run["n_samples"], 1400,
+            "{id}: 7 classes × 200 held-out samples"
+        );
+        assert!(run["metrics"]["purity"].as_f64().unwrap() > 0.0);
+    }
+    let second = p.run_ok(&["run", manifest]);
+    assert!(second.computed().is_empty(), "{}", second.stdout);
+}
