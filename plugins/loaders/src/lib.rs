@@ -1,136 +1,51 @@
-//! Loaders for the `[data]` section: numpy `.npz` archives and `.npy` arrays.
+//! Loaders for the `[data]` section: numpy `.npz`/`.npy`, CSV/TSV and safetensors.
 //!
-//! Both hand their arrays to [`assemble`], which owns the rules every loader shares: the
+//! Every loader hands its arrays to [`assemble`], which owns the rules they share: the
 //! `[N, C, ...]` reduction, label/sample count checks, class names, sample ids and NaN policy.
 
+mod csv;
 pub mod npy;
+mod numpy;
+mod safetensors_file;
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use attrclust_core::params::Default as D;
 use attrclust_core::{
-    Build, ClassMap, Context, Dataset, Error, Info, Loader, ParamSpec, ParamType as T, ParamValue,
-    Params, Plugin, Result,
+    ClassMap, Dataset, Error, Info, ParamSpec, ParamType as T, ParamValue, Params, Result,
 };
 use ndarray::Array2;
 
 use npy::{Array, Values};
 
 const REDUCTIONS: &[&str] = &["sum", "mean", "abs_sum", "l2"];
-const NAN_POLICIES: &[&str] = &["error", "drop_rows"];
 
-static NPZ_PARAMS: &[ParamSpec] = &[
-    ParamSpec::new(
-        "path",
-        T::Path,
-        D::Required,
-        "The .npz file, relative to the manifest.",
-    ),
-    ParamSpec::new(
-        "attributions",
-        T::Str,
-        D::Absent,
-        "Array of attributions, [N, C] or [N, C, ...]. Default: the only float array of rank ≥ 2.",
-    ),
-    ParamSpec::new(
-        "labels",
-        T::Str,
-        D::Absent,
-        "Array of integer class ids [N]. Default: `y` or `labels`.",
-    ),
-    ParamSpec::new(
-        "reduce",
-        T::Choice(REDUCTIONS),
-        D::Absent,
-        "Reduction over trailing axes of [N, C, ...] arrays: sum, mean, abs_sum or l2.",
-    ),
-    ParamSpec::new(
-        "classes",
-        T::ClassMap,
-        D::Absent,
-        "Class names: inline table { 0 = \"name\" } or a TOML/JSON file. Default: `class_names` array.",
-    ),
-    ParamSpec::new(
-        "class_names",
-        T::Str,
-        D::Absent,
-        "String array of class names, indexed by class id.",
-    ),
-    ParamSpec::new(
-        "ids",
-        T::Str,
-        D::Absent,
-        "Array of sample ids [N]. Default: `sample_id` if present, else row numbers.",
-    ),
-    ParamSpec::new(
-        "nan_policy",
-        T::Choice(NAN_POLICIES),
-        D::Str("error"),
-        "What to do with rows holding NaN/Inf: `error` names them, `drop_rows` drops them.",
-    ),
-];
-
-static NPY_PARAMS: &[ParamSpec] = &[
-    ParamSpec::new(
-        "path",
-        T::Path,
-        D::Required,
-        "The .npy attribution array, [N, C] or [N, C, ...].",
-    ),
-    ParamSpec::new(
-        "labels_path",
-        T::Path,
-        D::Required,
-        "A .npy array of integer class ids [N].",
-    ),
-    ParamSpec::new(
-        "reduce",
-        T::Choice(REDUCTIONS),
-        D::Absent,
-        "Reduction over trailing axes of [N, C, ...] arrays: sum, mean, abs_sum or l2.",
-    ),
-    ParamSpec::new(
-        "classes",
-        T::ClassMap,
-        D::Absent,
-        "Class names: inline table { 0 = \"name\" } or a TOML/JSON file.",
-    ),
-    ParamSpec::new(
-        "nan_policy",
-        T::Choice(NAN_POLICIES),
-        D::Str("error"),
-        "What to do with rows holding NaN/Inf: `error` names them, `drop_rows` drops them.",
-    ),
-];
-
-attrclust_core::inventory::submit! {
-    Plugin {
-        name: "npz",
-        version: "1",
-        summary: "numpy .npz archive: attributions, labels, class names and ids by array name",
-        params: NPZ_PARAMS,
-        build: Build::Loader { build: |p| Ok(Box::new(NpzLoader(p.clone()))), extensions: &["npz"] },
-        uses_seed: false,
-        uses_groups: false,
-    }
-}
-
-attrclust_core::inventory::submit! {
-    Plugin {
-        name: "npy",
-        version: "1",
-        summary: "numpy .npy attribution array with labels in a second .npy file",
-        params: NPY_PARAMS,
-        build: Build::Loader { build: |p| Ok(Box::new(NpyLoader(p.clone()))), extensions: &["npy"] },
-        uses_seed: false,
-        uses_groups: false,
-    }
-}
-
-struct NpzLoader(Params);
-struct NpyLoader(Params);
+// Parameters every loader shares.
+const REDUCE: ParamSpec = ParamSpec::new(
+    "reduce",
+    T::Choice(REDUCTIONS),
+    D::Absent,
+    "Reduction over the trailing axes of [N, C, ...] attributions: sum, mean, abs_sum or l2.",
+);
+const CLASSES: ParamSpec = ParamSpec::new(
+    "classes",
+    T::ClassMap,
+    D::Absent,
+    "Class names: inline table { 0 = \"name\" } or a TOML/JSON file (overrides names in the data file).",
+);
+const NAN_POLICY: ParamSpec = ParamSpec::new(
+    "nan_policy",
+    T::Choice(&["error", "drop_rows"]),
+    D::Str("error"),
+    "Rows holding NaN/Inf: `error` names them, `drop_rows` drops them.",
+);
+const LABELS_PATH: ParamSpec = ParamSpec::new(
+    "labels_path",
+    T::Path,
+    D::Absent,
+    "Read labels from another file: a .npy, or a .npz with the array named by `labels`.",
+);
 
 fn file_error(path: &Path, message: impl Into<String>) -> Error {
     Error::input(message).at(path.display().to_string())
@@ -138,132 +53,6 @@ fn file_error(path: &Path, message: impl Into<String>) -> Error {
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))
-}
-
-fn read_npy(path: &Path) -> Result<Array> {
-    npy::parse(&read_file(path)?).map_err(|e| file_error(path, e.0))
-}
-
-/// Reads every array of an `.npz` archive (stored or deflated).
-fn read_npz(path: &Path) -> Result<BTreeMap<String, Array>> {
-    let bytes = read_file(path)?;
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
-        file_error(path, format!("not a readable .npz (zip) archive: {e}"))
-            .hint("write it with numpy.savez or numpy.savez_compressed")
-    })?;
-    let mut arrays = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut entry = zip
-            .by_index(i)
-            .map_err(|e| file_error(path, format!("corrupt archive entry {i}: {e}")))?;
-        let name = entry
-            .name()
-            .map_err(|e| file_error(path, format!("corrupt archive entry {i}: {e}")))?
-            .trim_end_matches(".npy")
-            .to_string();
-        let mut data = Vec::new();
-        entry
-            .read_to_end(&mut data)
-            .map_err(|e| file_error(path, format!("cannot read array `{name}`: {e}")))?;
-        let array =
-            npy::parse(&data).map_err(|e| file_error(path, format!("array `{name}`: {}", e.0)))?;
-        arrays.insert(name, array);
-    }
-    Ok(arrays)
-}
-
-impl Loader for NpzLoader {
-    fn load(&self, _ctx: &Context) -> Result<Dataset> {
-        let p = &self.0;
-        let path = p.path("path")?;
-        let mut arrays = read_npz(&path)?;
-        let x_name = match p.opt_str("attributions")? {
-            Some(n) => n.to_string(),
-            None => pick_attributions(&path, &arrays)?,
-        };
-        let x = take(&path, &mut arrays, &x_name, "attributions")?;
-        let y_name = match p.opt_str("labels")? {
-            Some(n) => n.to_string(),
-            None => ["y", "labels", "label"]
-                .into_iter()
-                .find(|n| arrays.contains_key(*n))
-                .unwrap_or("y")
-                .to_string(),
-        };
-        let labels = int_values(&path, &y_name, take(&path, &mut arrays, &y_name, "labels")?)?;
-        let ids = match p.opt_str("ids")? {
-            Some(n) => Some(string_values(take(&path, &mut arrays, n, "sample ids")?)),
-            None => arrays.remove("sample_id").map(string_values),
-        };
-        let file_classes = match p.opt_str("class_names")? {
-            Some(n) => Some(take(&path, &mut arrays, n, "class names")?),
-            None => arrays.remove("class_names"),
-        };
-        let classes = match (p.get("classes"), file_classes) {
-            (Some(spec), _) => class_map_param(p, spec)?,
-            (None, Some(names)) => names_to_map(string_values(names)),
-            (None, None) => ClassMap::new(),
-        };
-        assemble(&path, x, labels, ids, classes, p)
-    }
-}
-
-impl Loader for NpyLoader {
-    fn load(&self, _ctx: &Context) -> Result<Dataset> {
-        let p = &self.0;
-        let path = p.path("path")?;
-        let x = read_npy(&path)?;
-        let labels_path = p.path("labels_path")?;
-        let labels = int_values(&labels_path, "labels", read_npy(&labels_path)?)?;
-        let classes = match p.get("classes") {
-            Some(spec) => class_map_param(p, spec)?,
-            None => ClassMap::new(),
-        };
-        assemble(&path, x, labels, None, classes, p)
-    }
-}
-
-/// Removes a named array from the archive, or says which arrays there are.
-fn take(
-    path: &Path,
-    arrays: &mut BTreeMap<String, Array>,
-    name: &str,
-    what: &str,
-) -> Result<Array> {
-    arrays.remove(name).ok_or_else(|| {
-        let listing: Vec<String> = arrays
-            .iter()
-            .map(|(k, a)| format!("{k} {:?} {}", a.shape, a.dtype))
-            .collect();
-        file_error(path, format!("no array `{name}` ({what})"))
-            .hint(format!("available arrays: {}", listing.join(", ")))
-    })
-}
-
-fn pick_attributions(path: &Path, arrays: &BTreeMap<String, Array>) -> Result<String> {
-    let candidates: Vec<&String> = arrays
-        .iter()
-        .filter(|(_, a)| a.shape.len() >= 2 && matches!(a.values, Values::Float(_)))
-        .map(|(k, _)| k)
-        .collect();
-    match candidates.as_slice() {
-        [only] => Ok((*only).clone()),
-        _ => Err(file_error(
-            path,
-            format!(
-                "cannot tell which array holds the attributions ({} float arrays of rank ≥ 2)",
-                candidates.len()
-            ),
-        )
-        .hint(format!(
-            "set `attributions = \"…\"` in [data]; candidates: {}",
-            candidates
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
 }
 
 fn int_values(path: &Path, name: &str, a: Array) -> Result<Vec<i64>> {
@@ -302,6 +91,35 @@ fn names_to_map(names: Vec<String>) -> ClassMap {
         .enumerate()
         .map(|(i, n)| (i as i64, n))
         .collect()
+}
+
+/// Labels from `labels_path` when it is given: a `.npy` file, or an `.npz` archive holding the
+/// array named by `labels` (default `y`).
+fn labels_from_file(p: &Params) -> Result<Option<Vec<i64>>> {
+    if p.get("labels_path").is_none() {
+        return Ok(None);
+    }
+    let path = p.path("labels_path")?;
+    let is_npz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    let (name, array) = if is_npz {
+        let name = p.opt_str("labels")?.unwrap_or("y").to_string();
+        let mut arrays = numpy::read_npz(&path)?;
+        let a = numpy::take(&path, &mut arrays, &name, "labels")?;
+        (name, a)
+    } else {
+        ("labels".to_string(), numpy::read_npy(&path)?)
+    };
+    int_values(&path, &name, array).map(Some)
+}
+
+/// The class map: the manifest's `classes` if given, else names found in the data file.
+fn resolve_classes(p: &Params, from_file: Option<ClassMap>) -> Result<ClassMap> {
+    match p.get("classes") {
+        Some(spec) => class_map_param(p, spec),
+        None => Ok(from_file.unwrap_or_default()),
+    }
 }
 
 /// Reads the `classes` parameter: an inline table or a TOML/JSON file.
@@ -371,10 +189,8 @@ fn parse_class_file(path: &Path, text: &str) -> Result<ClassMap> {
 }
 
 fn parse_json_class_names(text: &str) -> std::result::Result<ClassMap, String> {
-    // A tiny JSON subset is enough here: an object of "id": "name" or an array of names.
-    let value: toml::Value = json_to_toml(text)?;
-    match value {
-        toml::Value::Array(items) => items
+    match serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())? {
+        serde_json::Value::Array(items) => items
             .iter()
             .enumerate()
             .map(|(i, v)| {
@@ -383,7 +199,7 @@ fn parse_json_class_names(text: &str) -> std::result::Result<ClassMap, String> {
                     .ok_or_else(|| format!("item {i} is not a string"))
             })
             .collect(),
-        toml::Value::Table(t) => t
+        serde_json::Value::Object(map) => map
             .iter()
             .map(|(k, v)| {
                 let id = k
@@ -394,41 +210,8 @@ fn parse_json_class_names(text: &str) -> std::result::Result<ClassMap, String> {
                     .ok_or_else(|| format!("class {id} is not a string"))
             })
             .collect(),
-        _ => Err("expected an object or an array".into()),
+        _ => Err("expected an object {\"0\": \"name\"} or a list of names".into()),
     }
-}
-
-/// Parses JSON by reading it as a TOML inline value (JSON objects and arrays of strings are
-/// valid TOML inline tables/arrays once `:` becomes `=`). Keeps the loader free of a JSON crate.
-fn json_to_toml(text: &str) -> std::result::Result<toml::Value, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else {
-            match c {
-                '"' => {
-                    in_string = true;
-                    out.push(c);
-                }
-                ':' => out.push('='),
-                '\n' | '\r' => out.push(' '),
-                _ => out.push(c),
-            }
-        }
-    }
-    let doc: toml::Table =
-        toml::from_str(&format!("v = {out}")).map_err(|e| e.message().to_string())?;
-    doc.get("v").cloned().ok_or_else(|| "empty".into())
 }
 
 /// Turns decoded arrays into a [`Dataset`], enforcing the rules all loaders share.
@@ -577,10 +360,5 @@ pub fn assemble(
     })
 }
 
-/// Where tests write scratch files.
-pub fn scratch_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("attrclust-loaders-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
+#[cfg(test)]
+mod tests;

@@ -225,7 +225,7 @@ fn decode(descr: &str, data: &[u8], count: usize) -> Result<Values, NpyError> {
     })
 }
 
-fn f16_to_f64(h: u16) -> f64 {
+pub(crate) fn f16_to_f64(h: u16) -> f64 {
     let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exp = ((h >> 10) & 0x1f) as i32;
     let frac = (h & 0x3ff) as f64;
