@@ -185,26 +185,25 @@ fn sweep_plots(plan: &Plan, run: &RunResult) -> attrclust_core::Result<Vec<Value
         if keys.len() != 1 {
             continue; // grids and chained sweeps are listed in the tables only
         }
+        // Every metric scored on these runs (report metrics and explicit metric steps), in the
+        // order first met.
         let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-        for metric in &plan.manifest.report_metrics {
-            let mut pts = Vec::new();
-            for &r in &runs {
-                let x = match &plan.nodes[r].sweep[0].1 {
-                    ParamValue::Int(i) => *i as f64,
-                    ParamValue::Float(f) => *f,
-                    _ => continue,
+        for &r in &runs {
+            let x = match &plan.nodes[r].sweep[0].1 {
+                ParamValue::Int(i) => *i as f64,
+                ParamValue::Float(f) => *f,
+                _ => continue,
+            };
+            for j in plan.metrics_of(r) {
+                let Artifact::Metric(v) = &*run.artifacts[j] else {
+                    continue;
                 };
-                for j in plan.metrics_of(r) {
-                    if plan.nodes[j].plugin.name == metric.name
-                        && let Artifact::Metric(v) = &*run.artifacts[j]
-                        && let Some(y) = v.value
-                    {
-                        pts.push((x, y));
-                    }
+                let Some(y) = v.value else { continue };
+                let name = &plan.nodes[j].step_name;
+                match series.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, pts)) => pts.push((x, y)),
+                    None => series.push((name.clone(), vec![(x, y)])),
                 }
-            }
-            if !pts.is_empty() {
-                series.push((metric.name.to_string(), pts));
             }
         }
         if series.is_empty() {

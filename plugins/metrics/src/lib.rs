@@ -33,18 +33,25 @@ attrclust_core::inventory::submit! {
     }
 }
 
+static PURITY_PARAMS: &[ParamSpec] = &[ParamSpec::new(
+    "level",
+    T::Choice(&["class", "group"]),
+    D::Str("class"),
+    "Score against classes, or against the manifest's [groups] (every class must be in one group).",
+)];
+
 attrclust_core::inventory::submit! {
     Plugin {
         name: "purity",
         version: "1",
-        summary: "Purity: share of samples in their cluster's majority class",
-        params: &[],
+        summary: "Purity: share of samples in their cluster's majority class (or group)",
+        params: PURITY_PARAMS,
         build: Build::Metric {
-            build: |_| Ok(Box::new(Purity)),
+            build: |p| Ok(Box::new(Purity { by_group: p.str("level")? == "group" })),
             needs: MetricNeeds { labels: true, features: false },
         },
         uses_seed: false,
-        uses_groups: false,
+        uses_groups: true,
     }
 }
 
@@ -142,7 +149,9 @@ impl Metric for Silhouette {
     }
 }
 
-pub struct Purity;
+pub struct Purity {
+    pub by_group: bool,
+}
 
 /// Purity = Σ_clusters max_class |cluster ∩ class| / n.
 pub fn purity(labels: &[i64], assignments: &[i64]) -> Option<f64> {
@@ -157,9 +166,42 @@ pub fn purity(labels: &[i64], assignments: &[i64]) -> Option<f64> {
     Some(majority as f64 / labels.len() as f64)
 }
 
+/// Each sample's group index (groups in name order), for group-level external metrics.
+pub fn group_labels(data: &Dataset, ctx: &Context) -> Result<Vec<i64>> {
+    let mut of_class = std::collections::BTreeMap::new();
+    for (g, (name, members)) in ctx.groups.iter().enumerate() {
+        for member in members {
+            if let Some(previous) = of_class.insert(member.as_str(), (g, name)) {
+                return Err(attrclust_core::Error::input(format!(
+                    "class `{member}` is in groups `{}` and `{name}`: group-level scores need disjoint groups",
+                    previous.1
+                )));
+            }
+        }
+    }
+    data.labels
+        .iter()
+        .map(|&l| {
+            let name = data.class_name(l);
+            of_class
+                .get(name.as_str())
+                .map(|(g, _)| *g as i64)
+                .ok_or_else(|| {
+                    attrclust_core::Error::input(format!("class `{name}` is in no group"))
+                        .hint("add it to a group in [groups], or select it away before clustering")
+                })
+        })
+        .collect()
+}
+
 impl Metric for Purity {
-    fn compute(&self, c: &Clustering, data: &Dataset, _ctx: &Context) -> Result<MetricValue> {
-        Ok(match purity(&data.labels, &c.assignments) {
+    fn compute(&self, c: &Clustering, data: &Dataset, ctx: &Context) -> Result<MetricValue> {
+        let labels = if self.by_group {
+            group_labels(data, ctx)?
+        } else {
+            data.labels.clone()
+        };
+        Ok(match purity(&labels, &c.assignments) {
             Some(p) => MetricValue::defined(p),
             None => MetricValue::undefined("no samples"),
         })
@@ -227,6 +269,55 @@ mod tests {
             assert!((got - want).abs() < 1e-12, "{name}: {got} vs {want}");
         }
         assert_eq!(purity(&[], &[]), None);
+    }
+
+    #[test]
+    fn group_level_purity_scores_against_families() {
+        let data = Dataset {
+            x: Array2::zeros((4, 1)),
+            labels: vec![0, 1, 2, 2],
+            ids: (0..4).map(|i| i.to_string()).collect(),
+            classes: [
+                (0, "hue".to_string()),
+                (1, "temp".to_string()),
+                (2, "exo".to_string()),
+            ]
+            .into(),
+            columns: vec!["a".into()],
+            info: Default::default(),
+        };
+        // Clusters {hue, temp} and {exo, exo}: class purity 3/4, group purity 1.
+        let c = Clustering::new(vec![0, 0, 1, 1]);
+        let groups: std::collections::BTreeMap<String, Vec<String>> = [
+            (
+                "color".to_string(),
+                vec!["hue".to_string(), "temp".to_string()],
+            ),
+            ("patch".to_string(), vec!["exo".to_string()]),
+        ]
+        .into();
+        let ctx = Context {
+            step: "p",
+            seed: 0,
+            groups: &groups,
+            progress: &|_| {},
+        };
+        let class = Purity { by_group: false }.compute(&c, &data, &ctx).unwrap();
+        let group = Purity { by_group: true }.compute(&c, &data, &ctx).unwrap();
+        assert_eq!(class.value, Some(0.75));
+        assert_eq!(group.value, Some(1.0));
+        let partial: std::collections::BTreeMap<String, Vec<String>> =
+            [("color".to_string(), vec!["hue".to_string()])].into();
+        let ctx = Context {
+            step: "p",
+            seed: 0,
+            groups: &partial,
+            progress: &|_| {},
+        };
+        let err = Purity { by_group: true }
+            .compute(&c, &data, &ctx)
+            .unwrap_err();
+        assert!(err.message.contains("class `temp` is in no group"), "{err}");
     }
 
     #[test]

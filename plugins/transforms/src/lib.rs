@@ -1,5 +1,6 @@
-//! Transforms: `select_classes` (keep the samples of some classes or groups) and
-//! `standardize` (zero mean, unit variance per channel, like scikit-learn's StandardScaler).
+//! Transforms: `select_classes` (keep the samples of some classes or groups), `group_labels`
+//! (relabel samples by their group, to ask questions at family level) and `standardize` (zero
+//! mean, unit variance per channel, like scikit-learn's StandardScaler).
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,21 @@ static SELECT_PARAMS: &[ParamSpec] = &[
     ),
 ];
 
+static GROUP_LABELS_PARAMS: &[ParamSpec] = &[
+    ParamSpec::new(
+        "groups",
+        T::StrList,
+        D::EmptyList,
+        "Groups from [groups] that become the labels, in this order. Default: every group.",
+    ),
+    ParamSpec::new(
+        "unassigned",
+        T::Choice(&["error", "drop"]),
+        D::Str("error"),
+        "Samples whose class is in none of the groups: `error` names the classes, `drop` drops them.",
+    ),
+];
+
 static STANDARDIZE_PARAMS: &[ParamSpec] = &[
     ParamSpec::new(
         "with_mean",
@@ -47,6 +63,18 @@ attrclust_core::inventory::submit! {
         summary: "Keep the samples of the given classes and/or groups, in data order",
         params: SELECT_PARAMS,
         build: Build::Transform(|p| Ok(Box::new(SelectClasses(p.clone())))),
+        uses_seed: false,
+        uses_groups: true,
+    }
+}
+
+attrclust_core::inventory::submit! {
+    Plugin {
+        name: "group_labels",
+        version: "1",
+        summary: "Relabel samples by group (family), so metrics and plots work at group level",
+        params: GROUP_LABELS_PARAMS,
+        build: Build::Transform(|p| Ok(Box::new(GroupLabels(p.clone())))),
         uses_seed: false,
         uses_groups: true,
     }
@@ -152,6 +180,83 @@ impl Transform for SelectClasses {
     }
 }
 
+struct GroupLabels(Params);
+
+impl Transform for GroupLabels {
+    fn apply(&self, data: &Dataset, ctx: &Context) -> Result<Dataset> {
+        let mut names: Vec<&str> = Vec::new();
+        for item in self.0.list("groups")? {
+            match item {
+                ParamValue::Str(g) => names.push(g),
+                other => return Err(Error::input(format!("bad group {}", other.describe()))),
+            }
+        }
+        if names.is_empty() {
+            names = ctx.groups.keys().map(String::as_str).collect();
+        }
+        if names.is_empty() {
+            return Err(Error::input("group_labels needs groups, and the manifest declares none")
+                .hint("add a [groups] table, e.g. color = [\"color_rotation\", \"color_temperature\"]"));
+        }
+        // class id → group index; a class in two listed groups is ambiguous.
+        let mut group_of: BTreeMap<i64, i64> = BTreeMap::new();
+        for (g, name) in names.iter().enumerate() {
+            let Some(members) = ctx.groups.get(*name) else {
+                return Err(Error::input(format!(
+                    "unknown group `{name}`{}",
+                    did_you_mean(name, ctx.groups.keys().map(String::as_str))
+                )));
+            };
+            for member in members {
+                let Some((&id, _)) = data.classes.iter().find(|(_, n)| *n == member) else {
+                    return Err(Error::input(format!(
+                        "group `{name}` names unknown class `{member}`{}",
+                        did_you_mean(member, data.classes.values().map(String::as_str))
+                    )));
+                };
+                if let Some(&other) = group_of.get(&id)
+                    && other != g as i64
+                {
+                    return Err(Error::input(format!(
+                        "class `{member}` is in both `{}` and `{name}`",
+                        names[other as usize]
+                    ))
+                    .hint("list groups that do not overlap in `groups = [..]`"));
+                }
+                group_of.insert(id, g as i64);
+            }
+        }
+        let keep: Vec<usize> = (0..data.n_samples())
+            .filter(|&i| group_of.contains_key(&data.labels[i]))
+            .collect();
+        if keep.len() < data.n_samples() && self.0.str("unassigned")? == "error" {
+            let mut missing: Vec<String> = data
+                .labels
+                .iter()
+                .filter(|l| !group_of.contains_key(l))
+                .map(|&l| data.class_name(l))
+                .collect();
+            missing.sort();
+            missing.dedup();
+            return Err(
+                Error::input(format!("classes in no group: {}", missing.join(", "))).hint(
+                    "add them to a group, select them away first, or set `unassigned = \"drop\"`",
+                ),
+            );
+        }
+        let mut out =
+            data.with_matrix(data.x.select(ndarray::Axis(0), &keep), data.columns.clone());
+        out.labels = keep.iter().map(|&i| group_of[&data.labels[i]]).collect();
+        out.ids = keep.iter().map(|&i| data.ids[i].clone()).collect();
+        out.classes = names
+            .iter()
+            .enumerate()
+            .map(|(g, n)| (g as i64, n.to_string()))
+            .collect();
+        Ok(out)
+    }
+}
+
 struct Standardize {
     with_mean: bool,
     with_std: bool,
@@ -238,6 +343,56 @@ mod tests {
         assert_eq!(out.labels, vec![0, 2]);
         assert_eq!(out.ids, vec!["a", "c"]);
         assert_eq!(out.classes.len(), 2);
+    }
+
+    #[test]
+    fn group_labels_relabel_by_family_and_check_coverage() {
+        let groups: BTreeMap<String, Vec<String>> = [
+            ("warm".to_string(), vec!["red".to_string()]),
+            (
+                "cool".to_string(),
+                vec!["green".to_string(), "blue".to_string()],
+            ),
+        ]
+        .into();
+        let ctx = Context {
+            step: "g",
+            seed: 0,
+            groups: &groups,
+            progress: &|_| {},
+        };
+        let mut values = BTreeMap::new();
+        values.insert(
+            "groups".into(),
+            ParamValue::List(vec![
+                ParamValue::Str("warm".into()),
+                ParamValue::Str("cool".into()),
+            ]),
+        );
+        values.insert("unassigned".into(), ParamValue::Str("error".into()));
+        let out = GroupLabels(Params::new(values.clone(), ""))
+            .apply(&data(), &ctx)
+            .unwrap();
+        assert_eq!(out.labels, vec![0, 1, 1, 1]);
+        assert_eq!(out.classes[&0], "warm");
+        assert_eq!(out.classes[&1], "cool");
+
+        values.insert(
+            "groups".into(),
+            ParamValue::List(vec![ParamValue::Str("warm".into())]),
+        );
+        let err = GroupLabels(Params::new(values.clone(), ""))
+            .apply(&data(), &ctx)
+            .unwrap_err();
+        assert!(
+            err.message.contains("classes in no group: blue, green"),
+            "{err}"
+        );
+        values.insert("unassigned".into(), ParamValue::Str("drop".into()));
+        let out = GroupLabels(Params::new(values, ""))
+            .apply(&data(), &ctx)
+            .unwrap();
+        assert_eq!(out.ids, vec!["a"]);
     }
 
     #[test]
