@@ -304,3 +304,52 @@ fn plugins_lists_every_kind_with_parameters() {
     let table = p.run_ok(&["plugins"]);
     assert!(table.stdout.contains("kmeans") && table.stdout.contains("n_clusters"));
 }
+
+#[test]
+fn concurrent_runs_share_one_cache_and_report_folder() {
+    let p = Project::new();
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_attrclust-e2e"))
+            .args(RUN)
+            .current_dir(p.dir.path())
+            .output()
+            .unwrap()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for o in [&a, &b] {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let together = p.report_files("reports/tiny");
+    let q = Project::new();
+    q.run_ok(RUN);
+    common::assert_same_files(&together, &q.report_files("reports/tiny"));
+    assert!(
+        p.run_ok(RUN).computed().is_empty(),
+        "both runs left whole entries"
+    );
+}
+
+#[test]
+fn leftovers_of_an_interrupted_run_are_harmless() {
+    let p = Project::new();
+    p.run_ok(RUN);
+    // What a killed run can leave: a temporary cache file and a half-built report folder.
+    let cache = attrclust_cache::Cache::existing(&p.path(".attrclust/cache"));
+    let entry = cache.list()[0].key;
+    let tmp = cache.entry_path(&entry).with_extension("999.tmp");
+    std::fs::write(&tmp, b"half").unwrap();
+    std::fs::create_dir_all(p.path("reports/.tmp-tiny-999/clusters")).unwrap();
+    let out = p.run_ok(RUN);
+    assert!(out.computed().is_empty());
+    assert!(p.run_ok(&["cache", "ls"]).stdout.contains("10 entries"));
+    let index = p.read("reports/index.html");
+    assert_eq!(
+        index.matches("<li>").count(),
+        1,
+        "half-built folders are not listed: {index}"
+    );
+}

@@ -57,24 +57,51 @@ pub fn write_report(plan: &Plan, run: &RunResult, reports_dir: &Path) -> Result<
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);
     }
-    // Swap: old → backup, new → final, drop backup. Between the two renames the old report
-    // still exists under the backup name.
-    let backup = reports_dir.join(format!(".old-{name}-{}", std::process::id()));
-    let had_old = final_dir.exists();
-    if had_old {
-        fs::rename(&final_dir, &backup).map_err(|e| io("replace", &final_dir, e))?;
-    }
-    if let Err(e) = fs::rename(&tmp, &final_dir) {
-        if had_old {
-            let _ = fs::rename(&backup, &final_dir);
-        }
-        return Err(io("move the new report into place", &final_dir, e));
-    }
-    if had_old {
-        let _ = fs::remove_dir_all(&backup);
-    }
+    swap_into_place(&tmp, &final_dir, reports_dir, name).map_err(|e| {
+        let _ = fs::remove_dir_all(&tmp);
+        io("move the new report into place", &final_dir, e)
+    })?;
     write_index(reports_dir)?;
     Ok(final_dir.join("index.html"))
+}
+
+/// Replaces `final_dir` by `tmp`: old → backup, new → final, drop backup. Between the two
+/// renames the old report still exists under the backup name. Another run of the same
+/// experiment may swap at the same time (one cache, two terminals): then the rename finds the
+/// folder taken or gone, and we try again; the last writer wins with a whole report.
+fn swap_into_place(
+    tmp: &Path,
+    final_dir: &Path,
+    reports_dir: &Path,
+    name: &str,
+) -> std::io::Result<()> {
+    let mut last_error = None;
+    for attempt in 0..20 {
+        let backup = reports_dir.join(format!(".old-{name}-{}-{attempt}", std::process::id()));
+        let had_old = match fs::rename(final_dir, &backup) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(e),
+        };
+        match fs::rename(tmp, final_dir) {
+            Ok(()) => {
+                if had_old {
+                    let _ = fs::remove_dir_all(&backup);
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                if had_old && !final_dir.exists() {
+                    let _ = fs::rename(&backup, final_dir);
+                } else if had_old {
+                    let _ = fs::remove_dir_all(&backup);
+                }
+                last_error = Some(e);
+                std::thread::sleep(std::time::Duration::from_millis(10 * (attempt + 1)));
+            }
+        }
+    }
+    Err(last_error.expect("at least one attempt"))
 }
 
 /// `reports_dir/index.html`: one line per experiment report found in the folder.
