@@ -144,7 +144,8 @@ def export_attributions(
     path
         Output file, format by extension: ``.npz`` (compressed, every array), ``.safetensors``
         (every numeric array; class names in the metadata), ``.csv``/``.tsv`` (one method,
-        header ``sample_id,label,ch_0,...``; needs a reduced [N, C] array) or ``.npy`` (one
+        header ``sample_id,label,ch_0,...``; ``label`` is the true label, or the predicted one
+        when the loader has no labels; needs a reduced [N, C] array) or ``.npy`` (one
         method's array, labels beside it in ``<stem>_labels.npy``). ``None`` writes nothing.
     target
         ``"true"``: attribute the true class (labels required); ``"pred"``: the predicted one.
@@ -169,6 +170,15 @@ def export_attributions(
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if target not in ("true", "pred"):
         raise ValueError(f"target must be 'true' or 'pred', got {target!r}")
+
+    if path is not None:  # catch a wrong format before the (slow) attribution pass
+        ext = Path(path).suffix.lower()
+        if ext not in (".npz", ".safetensors", ".csv", ".tsv", ".npy"):
+            raise ValueError(f"unknown output format {ext!r}; use .npz, .safetensors, .csv, .tsv or .npy")
+        if ext in (".csv", ".tsv", ".npy") and len(methods) != 1:
+            raise ValueError(f"{ext} holds one method, got {methods}; write .npz/.safetensors or call once per method")
+        if ext in (".csv", ".tsv") and reduction == "none":
+            raise ValueError(f"{ext} needs [N, C] attributions; use a reduction other than 'none'")
 
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -269,6 +279,18 @@ def save_npz_deterministic(path: str | os.PathLike, arrays: dict[str, np.ndarray
     os.replace(tmp, path)
 
 
+def _canonical_safetensors(blob: bytes) -> bytes:
+    """Rewrite a safetensors header with its metadata keys sorted: the library writes the
+    metadata map in hash order, which would make reruns differ byte-wise."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + n])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # keep the data section 8-byte aligned
+    return len(text).to_bytes(8, "little") + text + blob[8 + n :]
+
+
 def save_attributions(
     result: dict[str, np.ndarray],
     path: str | os.PathLike,
@@ -286,13 +308,16 @@ def save_attributions(
     if ext == ".npz":
         save_npz_deterministic(path, {k: result[k] for k in list(methods) + extras})
     elif ext == ".safetensors":
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save
 
         tensors = {k: np.ascontiguousarray(result[k]) for k in list(methods) + extras if k != "class_names"}
         meta = {"format": "attrclust", "methods": ",".join(methods)}
         if "class_names" in result:
             meta["class_names"] = json.dumps([str(c) for c in result["class_names"]])
-        save_file(tensors, str(path), metadata=meta)
+        blob = _canonical_safetensors(save(tensors, metadata=meta))
+        tmp = Path(str(path) + ".tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
     elif ext in (".csv", ".tsv"):
         if len(methods) != 1:
             raise ValueError(f"{ext} holds one method; pass methods=[...] with one of {list(methods)}")

@@ -65,7 +65,7 @@ class ManipNet(nn.Module):
     def __init__(self, n_classes: int = 12):
         super().__init__()
         self.features = nn.Sequential(
-            _block(3, 32, 1),  # 32x32
+            _block(6, 32, 1),  # 32x32
             _block(32, 32, 2),  # 16x16
             _block(32, 64, 1),  # 16x16
             _block(64, 64, 2),  # 8x8
@@ -76,7 +76,11 @@ class ManipNet(nn.Module):
         self.fc = nn.Linear(128, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.relu5(self.conv5(self.features((x - 0.5) / 0.25)))
+        # forensic prior: the high-frequency residual (image minus its 3x3 local mean)
+        # goes in beside the image, so noise / blur / resampling traces are easy to see
+        residual = x - F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+        h = torch.cat([(x - 0.5) / 0.25, residual * 8.0], dim=1)
+        h = self.relu5(self.conv5(self.features(h)))
         z = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return self.fc(self.dropout(z))
 
@@ -136,7 +140,7 @@ def train(model, x_train, y_train, epochs: int, seed: int, batch: int = 128, log
             opt.step()
             sched.step()
             tot += len(idx)
-            loss_sum += float(loss) * len(idx)
+            loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
         log(f"  epoch {ep + 1}/{epochs}: loss {loss_sum / tot:.3f}, train acc {correct / tot:.3f} ({time.time() - t0:.0f}s)")
 
