@@ -24,6 +24,20 @@ fn every_committed_manifest_validates() {
 }
 
 #[test]
+fn the_other_experiments_run_on_the_demo_data() {
+    let p = common::Project::new();
+    for (name, runs) in [("all_classes", 6), ("families", 5)] {
+        let manifest = experiments_dir().join(format!("{name}.toml"));
+        p.run_ok(&["run", manifest.to_str().unwrap()]);
+        let r: serde_json::Value =
+            serde_json::from_str(&p.read(&format!("reports/{name}/results.json"))).unwrap();
+        assert_eq!(r["results"].as_object().unwrap().len(), runs, "{name}");
+    }
+    let index = p.read("reports/index.html");
+    assert!(index.contains("all_classes/index.html") && index.contains("families/index.html"));
+}
+
+#[test]
 fn the_main_job_runs_on_the_demo_data_and_reruns_from_cache() {
     let p = common::Project::new();
     let manifest = experiments_dir().join("color_vs_patch.toml");
@@ -46,6 +60,11 @@ fn the_main_job_runs_on_the_demo_data_and_reruns_from_cache() {
             "{id}: 7 classes × 200 held-out samples"
         );
         assert!(run["metrics"]["purity"].as_f64().unwrap() > 0.0);
+        // Family purity can only be higher than class purity.
+        assert!(
+            run["metrics"]["family_purity"].as_f64().unwrap()
+                >= run["metrics"]["purity"].as_f64().unwrap()
+        );
     }
     let second = p.run_ok(&["run", manifest]);
     assert!(second.computed().is_empty(), "{}", second.stdout);

@@ -353,3 +353,35 @@ fn leftovers_of_an_interrupted_run_are_harmless() {
         "half-built folders are not listed: {index}"
     );
 }
+
+#[test]
+fn grids_and_upstream_sweeps_expand_into_named_runs() {
+    let p = Project::new();
+    let grid = MANIFEST
+        .replace("n_components = 3", "n_components = { sweep = [2, 3] }")
+        .replace(
+            "n_clusters = { sweep = [2, 4] }",
+            "n_clusters = { sweep = [2, 4] }\ninit = { sweep = [\"k-means++\", \"random\"] }",
+        );
+    p.write("experiments/tiny.toml", &grid);
+    p.run_ok(RUN);
+    let r = results(&p);
+    let mut ids: Vec<&String> = r["results"].as_object().unwrap().keys().collect();
+    ids.sort();
+    assert_eq!(ids.len(), 8, "2 pca runs × 2 × 2 k-means runs: {ids:?}");
+    assert!(
+        ids.contains(&&"kmeans[n_clusters=4,init=random,pca.n_components=2]".to_string()),
+        "{ids:?}"
+    );
+    let run = &r["results"]["kmeans[n_clusters=2,init=k-means++,pca.n_components=3]"];
+    assert_eq!(run["params"]["init"], "k-means++");
+    assert_eq!(run["sweep"]["pca.n_components"], 3);
+    assert!(
+        p.path("reports/tiny/embeddings/pca[n_components=2].csv")
+            .is_file()
+    );
+    assert!(
+        p.path("reports/tiny/clusters/kmeans[n_clusters=4,init=random,pca.n_components=2].csv")
+            .is_file()
+    );
+}

@@ -199,7 +199,14 @@ pub fn run_id(step: &str, sweep: &[(String, ParamValue)]) -> String {
     if sweep.is_empty() {
         return step.to_string();
     }
-    let parts: Vec<String> = sweep.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // Strings go in bare (`init=random`): run ids are also file names.
+    let parts: Vec<String> = sweep
+        .iter()
+        .map(|(k, v)| match v {
+            ParamValue::Str(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect();
     format!("{step}[{}]", parts.join(","))
 }
 

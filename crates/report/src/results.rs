@@ -165,6 +165,21 @@ fn provenance(plan: &Plan) -> Value {
     })
 }
 
+/// A run id as a file name: ids are kept as they are except for characters that are unsafe in
+/// paths (a swept string could hold `/`), which become `_`.
+pub(crate) fn file_name(run_id: &str) -> String {
+    run_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-.,=[]+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -185,7 +200,7 @@ pub(crate) fn cluster_csvs(plan: &Plan, run: &RunResult) -> Vec<(String, String)
             for ((id, label), cluster) in data.ids.iter().zip(&data.labels).zip(&c.assignments) {
                 out.push_str(&format!("{},{label},{cluster}\n", csv_field(id)));
             }
-            (format!("{}.csv", node.id), out)
+            (format!("{}.csv", file_name(&node.id)), out)
         })
         .collect()
 }
@@ -206,7 +221,22 @@ pub(crate) fn embedding_csvs(plan: &Plan, run: &RunResult) -> Vec<(String, Strin
                     d.labels[r]
                 ));
             }
-            (format!("{}.csv", plan.nodes[i].id), out)
+            (format!("{}.csv", file_name(&plan.nodes[i].id)), out)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn file_names_keep_run_ids_but_not_path_separators() {
+        assert_eq!(
+            super::file_name("kmeans[n_clusters=4,init=k-means++]"),
+            "kmeans[n_clusters=4,init=k-means++]"
+        );
+        assert_eq!(
+            super::file_name("x[classes=../../etc]"),
+            "x[classes=.._.._etc]"
+        );
+    }
 }
