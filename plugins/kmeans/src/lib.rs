@@ -395,17 +395,13 @@ mod tests {
 #[cfg(test)]
 mod reference_tests {
     use super::*;
-    use serde_json::Value;
+    use attrclust_testdata::{ints, matrix, sklearn_reference};
 
     #[test]
     fn inertia_equals_scikit_learn_on_separated_blobs() {
-        let r: Value = serde_json::from_str(include_str!(
-            "../../../tests/fixtures/sklearn_reference.json"
-        ))
-        .unwrap();
+        let r = sklearn_reference();
         let b = &r["kmeans_blobs"];
-        let rows: Vec<Vec<f64>> = serde_json::from_value(b["X"].clone()).unwrap();
-        let x = Array2::from_shape_fn((rows.len(), rows[0].len()), |(i, j)| rows[i][j]);
+        let x = matrix(&b["X"]);
         let km = KMeans {
             n_clusters: 4,
             init: Init::KMeansPlusPlus,
@@ -420,7 +416,7 @@ mod reference_tests {
             "{} vs {want}",
             fit.inertia
         );
-        let theirs: Vec<usize> = serde_json::from_value(b["labels"].clone()).unwrap();
+        let theirs = ints(&b["labels"]);
         for i in 0..theirs.len() {
             for j in 0..theirs.len() {
                 assert_eq!(theirs[i] == theirs[j], fit.labels[i] == fit.labels[j]);

@@ -211,24 +211,8 @@ impl Metric for Purity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use attrclust_testdata::{ints, matrix, sklearn_reference as reference};
     use ndarray::Array2;
-    use serde_json::Value;
-
-    fn reference() -> Value {
-        serde_json::from_str(include_str!(
-            "../../../tests/fixtures/sklearn_reference.json"
-        ))
-        .unwrap()
-    }
-
-    fn matrix(v: &Value) -> Array2<f64> {
-        let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
-        Array2::from_shape_fn((rows.len(), rows[0].len()), |(i, j)| rows[i][j])
-    }
-
-    fn ints(v: &Value) -> Vec<i64> {
-        serde_json::from_value(v.clone()).unwrap()
-    }
 
     #[test]
     fn silhouette_matches_scikit_learn_on_every_label_set() {

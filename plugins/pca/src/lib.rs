@@ -183,23 +183,7 @@ impl Reducer for Pca {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
-
-    fn reference() -> Value {
-        serde_json::from_str(include_str!(
-            "../../../tests/fixtures/sklearn_reference.json"
-        ))
-        .unwrap()
-    }
-
-    fn matrix(v: &Value) -> Array2<f64> {
-        let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
-        Array2::from_shape_fn((rows.len(), rows[0].len()), |(i, j)| rows[i][j])
-    }
-
-    fn floats(v: &Value) -> Vec<f64> {
-        serde_json::from_value(v.clone()).unwrap()
-    }
+    use attrclust_testdata::{floats, matrix, sklearn_reference as reference};
 
     #[test]
     fn matches_scikit_learn_components_and_variance() {

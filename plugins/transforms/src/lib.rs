@@ -432,24 +432,20 @@ mod tests {
 #[cfg(test)]
 mod reference_tests {
     use super::*;
-    use ndarray::Array2;
-    use serde_json::Value;
+    use attrclust_testdata::{matrix, sklearn_reference};
 
     #[test]
     fn standardize_matches_scikit_learn_standard_scaler() {
-        let r: Value = serde_json::from_str(include_str!(
-            "../../../tests/fixtures/sklearn_reference.json"
-        ))
-        .unwrap();
-        let rows: Vec<Vec<f64>> = serde_json::from_value(r["X"].clone()).unwrap();
-        let want: Vec<Vec<f64>> = serde_json::from_value(r["standard_scaler"].clone()).unwrap();
-        let n = rows.len();
+        let r = sklearn_reference();
+        let x = matrix(&r["X"]);
+        let want = matrix(&r["standard_scaler"]);
+        let n = x.nrows();
         let data = Dataset {
-            x: Array2::from_shape_fn((n, rows[0].len()), |(i, j)| rows[i][j]),
+            columns: (0..x.ncols()).map(|j| format!("ch_{j}")).collect(),
+            x,
             labels: vec![0; n],
             ids: (0..n).map(|i| i.to_string()).collect(),
             classes: [(0, "a".to_string())].into(),
-            columns: (0..rows[0].len()).map(|j| format!("ch_{j}")).collect(),
             info: BTreeMap::new(),
         };
         let t = Standardize {
@@ -457,10 +453,8 @@ mod reference_tests {
             with_std: true,
         };
         let out = Context::detached("s", 0, |ctx| t.apply(&data, ctx)).unwrap();
-        for i in 0..n {
-            for (j, w) in want[i].iter().enumerate() {
-                assert!((out.x[[i, j]] - w).abs() < 1e-12, "[{i},{j}]");
-            }
+        for ((i, j), w) in want.indexed_iter() {
+            assert!((out.x[[i, j]] - w).abs() < 1e-12, "[{i},{j}]");
         }
     }
 }
