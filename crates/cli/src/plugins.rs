@@ -1,6 +1,8 @@
 //! Links the plugin crates into the binary so their `inventory::submit!` registrations are
 //! collected. A new plugin crate needs one line here (and one in Cargo.toml).
 
+use attrclust_agglomerative as _;
+use attrclust_dbscan as _;
 use attrclust_kmeans as _;
 use attrclust_loaders as _;
 use attrclust_metrics as _;

@@ -12,6 +12,16 @@ pub fn sklearn_reference() -> Value {
     .expect("valid fixture")
 }
 
+/// Any fixture in `tests/fixtures/` by file name, read at run time.
+pub fn fixture(file_name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(file_name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("valid fixture")
+}
+
 /// A JSON list of rows as a matrix.
 pub fn matrix(v: &Value) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).expect("a list of rows");

@@ -1,0 +1,1 @@
+//! DBSCAN. Work in progress.
