@@ -15,6 +15,7 @@ pub enum Info {
     Float(f64),
     Floats(Vec<f64>),
     Text(String),
+    Ints(Vec<i64>),
 }
 
 /// A samples × features matrix with its labels: what loaders, transforms and reducers produce.

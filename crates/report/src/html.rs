@@ -126,6 +126,7 @@ pub(crate) fn render(
                     Info::Int(i) => i.to_string(),
                     Info::Float(f) => fmt_num(Some(*f)),
                     Info::Floats(fs) => format!("{} values", fs.len()),
+                    Info::Ints(is) => format!("{} values", is.len()),
                     Info::Text(t) => t.clone(),
                 };
                 json!({"name": k, "value": text})

@@ -30,14 +30,24 @@ pub(crate) fn params_json(node: &Node) -> Value {
     )
 }
 
+/// Per-sample or per-merge arrays (a merge tree, …) are longer than this and stay out of
+/// results.json; short arrays such as explained variance ratios go in.
+const MAX_INFO_ARRAY: usize = 64;
+
 pub(crate) fn info_json(info: &BTreeMap<String, Info>) -> Value {
     Value::Object(
         info.iter()
+            .filter(|(_, v)| match v {
+                Info::Floats(a) => a.len() <= MAX_INFO_ARRAY,
+                Info::Ints(a) => a.len() <= MAX_INFO_ARRAY,
+                _ => true,
+            })
             .map(|(k, v)| {
                 let v = match v {
                     Info::Int(i) => json!(i),
                     Info::Float(f) => json!(f),
                     Info::Floats(fs) => json!(fs),
+                    Info::Ints(is) => json!(is),
                     Info::Text(t) => json!(t),
                 };
                 (k.clone(), v)
