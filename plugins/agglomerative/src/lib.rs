@@ -139,16 +139,12 @@ impl Agglomerative {
 }
 
 fn distance(metric: Metric, a: &[f64], b: &[f64]) -> f64 {
+    use attrclust_core::distance as d;
     match metric {
-        Metric::Euclidean => a
-            .iter()
-            .zip(b)
-            .map(|(p, q)| (p - q) * (p - q))
-            .sum::<f64>()
-            .sqrt(),
-        Metric::Manhattan => a.iter().zip(b).map(|(p, q)| (p - q).abs()).sum(),
+        Metric::Euclidean => d::euclidean(a, b),
+        Metric::Manhattan => d::manhattan(a, b),
         // Rows are unit-normalised beforehand.
-        Metric::Cosine => (1.0 - a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>()).max(0.0),
+        Metric::Cosine => (1.0 - d::dot(a, b)).max(0.0),
     }
 }
 
@@ -299,11 +295,7 @@ fn ward_chain(data: &[Vec<f64>]) -> Vec<(usize, usize, f64)> {
     let mut merges = Vec::with_capacity(n.saturating_sub(1));
     let ward2 = |centroid: &[Vec<f64>], size: &[usize], a: usize, b: usize| {
         let (na, nb) = (size[a] as f64, size[b] as f64);
-        let d2: f64 = centroid[a]
-            .iter()
-            .zip(&centroid[b])
-            .map(|(p, q)| (p - q) * (p - q))
-            .sum();
+        let d2 = attrclust_core::distance::sq_euclidean(&centroid[a], &centroid[b]);
         2.0 * na * nb / (na + nb) * d2
     };
     let mut chain: Vec<usize> = Vec::new();
