@@ -53,7 +53,7 @@ fn the_main_job_runs_on_the_demo_data_and_reruns_from_cache() {
     let r: serde_json::Value =
         serde_json::from_str(&p.read("reports/color_vs_patch/results.json")).unwrap();
     let runs = r["results"].as_object().unwrap();
-    assert_eq!(runs.len(), 6, "one run per swept n_clusters");
+    assert_eq!(runs.len(), 7, "one run per swept n_clusters, and hdbscan");
     for (id, run) in runs {
         assert_eq!(
             run["n_samples"], 1400,
