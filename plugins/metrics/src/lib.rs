@@ -101,7 +101,7 @@ pub struct Silhouette {
     pub cosine: bool,
 }
 
-/// Rows per block: memory is O(block × n), never n × n.
+/// Query rows per block: memory is O(block · k), never n × n.
 const BLOCK: usize = 64;
 
 /// Per-sample silhouette values (scikit-learn's `silhouette_samples`), or why it is undefined.
@@ -129,42 +129,47 @@ pub fn silhouette_samples(
         sizes[c] += 1;
     }
     // Cosine distance = 1 − cos: work on unit rows (zero rows stay zero, distance 1).
-    let data = if cosine {
-        let mut y = x.to_owned();
-        for mut row in y.rows_mut() {
-            let norm = row.dot(&row).sqrt();
-            if norm > 0.0 {
-                row.mapv_inplace(|v| v / norm);
+    let rows: Vec<Vec<f64>> = x
+        .rows()
+        .into_iter()
+        .map(|r| {
+            let mut v = r.to_vec();
+            if cosine {
+                let norm = attrclust_core::distance::dot(&v, &v).sqrt();
+                if norm > 0.0 {
+                    v.iter_mut().for_each(|a| *a /= norm);
+                }
             }
-        }
-        y
-    } else {
-        x.to_owned()
-    };
-    let dist = |i: usize, j: usize| -> f64 {
-        let (a, b) = (data.row(i), data.row(j));
+            v
+        })
+        .collect();
+    let dist = |a: &[f64], b: &[f64]| -> f64 {
         if cosine {
-            (1.0 - a.dot(&b)).max(0.0)
+            (1.0 - attrclust_core::distance::dot(a, b)).max(0.0)
         } else {
-            a.iter()
-                .zip(b.iter())
-                .map(|(p, q)| (p - q) * (p - q))
-                .sum::<f64>()
-                .sqrt()
+            attrclust_core::distance::euclidean(a, b)
         }
     };
+    // Exact distances, blocked: BLOCK query rows stay in L1 while every other row streams past
+    // once per block; memory is O(BLOCK · k), never n × n.
     let values = map_chunks(n, BLOCK, |start, end| {
-        let mut out = Vec::with_capacity(end - start);
-        let mut sums = vec![0.0; k];
-        for i in start..end {
-            sums.iter_mut().for_each(|s| *s = 0.0);
-            for j in 0..n {
-                sums[cluster[j]] += dist(i, j);
+        let mut sums = vec![vec![0.0; k]; end - start];
+        for (j, rj) in rows.iter().enumerate() {
+            let cj = cluster[j];
+            for (q, s) in sums.iter_mut().enumerate() {
+                let i = start + q;
+                if i != j {
+                    s[cj] += dist(&rows[i], rj);
+                }
             }
-            let own = cluster[i];
-            let s = if sizes[own] == 1 {
-                0.0 // scikit-learn: a sample alone in its cluster scores 0
-            } else {
+        }
+        (start..end)
+            .zip(sums)
+            .map(|(i, sums)| {
+                let own = cluster[i];
+                if sizes[own] == 1 {
+                    return 0.0; // scikit-learn: a sample alone in its cluster scores 0
+                }
                 let a = sums[own] / (sizes[own] - 1) as f64;
                 let b = (0..k)
                     .filter(|&c| c != own)
@@ -172,10 +177,8 @@ pub fn silhouette_samples(
                     .fold(f64::INFINITY, f64::min);
                 let m = a.max(b);
                 if m > 0.0 { (b - a) / m } else { 0.0 }
-            };
-            out.push(s);
-        }
-        out
+            })
+            .collect::<Vec<f64>>()
     });
     Ok(values.into_iter().flatten().collect())
 }
