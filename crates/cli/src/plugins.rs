@@ -9,4 +9,5 @@ use attrclust_loaders as _;
 use attrclust_metrics as _;
 use attrclust_pca as _;
 use attrclust_random_projection as _;
+use attrclust_stability as _;
 use attrclust_transforms as _;

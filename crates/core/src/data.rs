@@ -127,6 +127,8 @@ pub fn contingency(labels: &[i64], assignments: &[i64]) -> (Vec<i64>, Vec<i64>, 
 pub struct MetricValue {
     pub value: Option<f64>,
     pub undefined_reason: Option<String>,
+    /// Further results (per-cluster values, …), shown in the report and results.json.
+    pub details: BTreeMap<String, Info>,
 }
 
 impl MetricValue {
@@ -135,6 +137,7 @@ impl MetricValue {
             MetricValue {
                 value: Some(value),
                 undefined_reason: None,
+                details: BTreeMap::new(),
             }
         } else {
             MetricValue::undefined(format!("the computation gave {value}"))
@@ -145,6 +148,7 @@ impl MetricValue {
         MetricValue {
             value: None,
             undefined_reason: Some(reason.into()),
+            details: BTreeMap::new(),
         }
     }
 }

@@ -9,6 +9,10 @@ use crate::data::{Clustering, Dataset, MetricValue, PortType};
 use crate::error::{Error, Result};
 use crate::params::{ParamSpec, Params};
 
+/// Re-runs the clusterer of a clustering on other data with another seed (for resampling
+/// evaluations such as stability).
+pub type Refit<'a> = dyn Fn(&Dataset, u64) -> Result<Clustering> + Sync + 'a;
+
 /// What a step may use while it runs.
 pub struct Context<'a> {
     /// The step (run) being computed, for messages.
@@ -19,19 +23,26 @@ pub struct Context<'a> {
     pub groups: &'a BTreeMap<String, Vec<String>>,
     /// Reports progress in [0, 1] for long steps (shown on a terminal only).
     pub progress: &'a (dyn Fn(f64) + Sync),
+    /// For metrics: the clusterer that made the scored clustering, ready to run again.
+    pub refit: Option<&'a Refit<'a>>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// A context without progress display or refit.
+    pub fn new(step: &'a str, seed: u64, groups: &'a BTreeMap<String, Vec<String>>) -> Self {
+        Context {
+            step,
+            seed,
+            groups,
+            progress: &|_| {},
+            refit: None,
+        }
+    }
+
     /// A context for tests and library use: no groups, no progress display.
     pub fn detached<R>(step: &str, seed: u64, f: impl FnOnce(&Context) -> R) -> R {
         let groups = BTreeMap::new();
-        let ctx = Context {
-            step,
-            seed,
-            groups: &groups,
-            progress: &|_| {},
-        };
-        f(&ctx)
+        f(&Context::new(step, seed, &groups))
     }
 }
 

@@ -180,11 +180,22 @@ fn run_node(
             bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
         }
     };
+    let groups = &plan.manifest.manifest.groups;
+    let refit = |data: &Dataset, seed: u64| -> Result<attrclust_core::Clustering> {
+        let scored = &plan.nodes[node.inputs[0]];
+        let Build::Clusterer(build) = scored.plugin.build else {
+            return Err(Error::run("refit is only for clusterings"));
+        };
+        let ctx = Context::new(&scored.id, seed, groups);
+        build(&scored.params)?.fit(data, &ctx)
+    };
+    let is_metric = matches!(node.plugin.build, Build::Metric { .. });
     let ctx = Context {
         step: &node.id,
         seed: node.seed,
-        groups: &plan.manifest.manifest.groups,
+        groups,
         progress: &progress,
+        refit: if is_metric { Some(&refit) } else { None },
     };
     let computed =
         catch_unwind(AssertUnwindSafe(|| compute(node, inputs, &ctx))).unwrap_or_else(|panic| {

@@ -8,7 +8,7 @@ use attrclust_core::{Error, ParamType, ParamValue, Params, Plugin, PluginKind, R
 use attrclust_manifest::{DATA_INPUT, Located, ParamEntry, Pos, ValidatedManifest};
 
 /// Bump when the meaning of cache keys or of cached values changes for every plugin.
-const KEY_SCHEMA: &str = "attrclust-key-v1";
+const KEY_SCHEMA: &str = "attrclust-key-v2";
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeKind {

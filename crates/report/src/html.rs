@@ -26,6 +26,33 @@ fn render_template(
     tera.render(name, ctx).map_err(tera_error)
 }
 
+/// `key: v1, v2, …` lines for a metric's details (per-cluster values, …).
+fn details_text(details: &Value) -> String {
+    let Some(obj) = details.as_object() else {
+        return String::new();
+    };
+    obj.iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|x| match x.as_i64() {
+                        Some(i) if x.is_i64() => i.to_string(),
+                        _ => fmt_num(x.as_f64()),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => match other.as_i64() {
+                    Some(i) if other.is_i64() => i.to_string(),
+                    _ => fmt_num(other.as_f64()),
+                },
+            };
+            format!("{k}: {text}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A number for people: 4 significant decimals, or "—" for undefined.
 fn fmt_num(v: Option<f64>) -> String {
     match v {
@@ -113,7 +140,8 @@ pub(crate) fn render(
                 o.iter()
                     .map(|(k, v)| {
                         json!({"name": k, "value": fmt_num(v.as_f64()),
-                        "why": entry["undefined"][k].as_str().unwrap_or("")})
+                        "why": entry["undefined"][k].as_str().unwrap_or(""),
+                        "details": details_text(&entry["details"][k])})
                     })
                     .collect()
             })

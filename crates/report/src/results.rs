@@ -97,12 +97,16 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
         let c = clustering(run, i);
         let mut metrics = Map::new();
         let mut undefined = Map::new();
+        let mut details = Map::new();
         for j in plan.metrics_of(i) {
             if let Artifact::Metric(v) = &*run.artifacts[j] {
                 let name = plan.nodes[j].step_name.clone();
                 metrics.insert(name.clone(), v.value.map_or(Value::Null, |x| json!(x)));
                 if let Some(why) = &v.undefined_reason {
-                    undefined.insert(name, json!(why));
+                    undefined.insert(name.clone(), json!(why));
+                }
+                if !v.details.is_empty() {
+                    details.insert(name, info_json(&v.details));
                 }
             }
         }
@@ -115,6 +119,7 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
                 "sweep": Value::Object(node.sweep.iter().map(|(k, v)| (k.clone(), param_json(v))).collect()),
                 "metrics": metrics,
                 "undefined": undefined,
+                "details": details,
                 "n_clusters": c.n_clusters(),
                 "n_noise": c.n_noise(),
                 "n_samples": c.assignments.len(),

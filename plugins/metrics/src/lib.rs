@@ -519,24 +519,14 @@ mod tests {
             ("patch".to_string(), vec!["exo".to_string()]),
         ]
         .into();
-        let ctx = Context {
-            step: "p",
-            seed: 0,
-            groups: &groups,
-            progress: &|_| {},
-        };
+        let ctx = Context::new("p", 0, &groups);
         let class = Purity { by_group: false }.compute(&c, &data, &ctx).unwrap();
         let group = Purity { by_group: true }.compute(&c, &data, &ctx).unwrap();
         assert_eq!(class.value, Some(0.75));
         assert_eq!(group.value, Some(1.0));
         let partial: std::collections::BTreeMap<String, Vec<String>> =
             [("color".to_string(), vec!["hue".to_string()])].into();
-        let ctx = Context {
-            step: "p",
-            seed: 0,
-            groups: &partial,
-            progress: &|_| {},
-        };
+        let ctx = Context::new("p", 0, &partial);
         let err = Purity { by_group: true }
             .compute(&c, &data, &ctx)
             .unwrap_err();

@@ -322,12 +322,7 @@ fn group_level_scores_the_families() {
     };
     let data = dataset(case.x.clone(), labels, classes);
     let c = Clustering::new(case.pred.clone());
-    let ctx = Context {
-        step: "m",
-        seed: 0,
-        groups: &groups,
-        progress: &|_| {},
-    };
+    let ctx = Context::new("m", 0, &groups);
     let group = ParamValue::Str("group".into());
     for (metric, _) in EXTERNAL {
         let got = run(metric, &[("level", group.clone())], &c, &data, &ctx);

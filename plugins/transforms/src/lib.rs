@@ -325,12 +325,7 @@ mod tests {
     fn select_by_name_id_and_group() {
         let groups: BTreeMap<String, Vec<String>> =
             [("warm".to_string(), vec!["red".to_string()])].into();
-        let ctx = Context {
-            step: "s",
-            seed: 0,
-            groups: &groups,
-            progress: &|_| {},
-        };
+        let ctx = Context::new("s", 0, &groups);
         let mut values = BTreeMap::new();
         values.insert("classes".into(), ParamValue::List(vec![ParamValue::Int(2)]));
         values.insert(
@@ -355,12 +350,7 @@ mod tests {
             ),
         ]
         .into();
-        let ctx = Context {
-            step: "g",
-            seed: 0,
-            groups: &groups,
-            progress: &|_| {},
-        };
+        let ctx = Context::new("g", 0, &groups);
         let mut values = BTreeMap::new();
         values.insert(
             "groups".into(),
@@ -398,12 +388,7 @@ mod tests {
     #[test]
     fn select_errors_name_the_problem() {
         let ctx_groups = BTreeMap::new();
-        let ctx = Context {
-            step: "s",
-            seed: 0,
-            groups: &ctx_groups,
-            progress: &|_| {},
-        };
+        let ctx = Context::new("s", 0, &ctx_groups);
         let mut values = BTreeMap::new();
         values.insert(
             "classes".into(),
