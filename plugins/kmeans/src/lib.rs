@@ -155,7 +155,10 @@ impl KMeans {
 }
 
 fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
-    a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum()
+    match (a.as_slice(), b.as_slice()) {
+        (Some(a), Some(b)) => attrclust_core::distance::sq_euclidean(a, b),
+        _ => a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum(),
+    }
 }
 
 /// Greedy k-means++ as scikit-learn: each new centre is the best (lowest potential) of
