@@ -385,3 +385,63 @@ fn grids_and_upstream_sweeps_expand_into_named_runs() {
             .is_file()
     );
 }
+
+#[test]
+fn select_features_the_best_run_of_a_sweep() {
+    let p = Project::new();
+    for (goal, better) in [
+        ("max", std::cmp::Ordering::Greater),
+        ("min", std::cmp::Ordering::Less),
+    ] {
+        let with_select = MANIFEST.replace(
+            "metrics = [\"silhouette\", \"purity\"]",
+            &format!("metrics = [\"silhouette\", \"purity\"]\nselect = {{ metric = \"silhouette\", goal = \"{goal}\" }}"),
+        );
+        p.write("experiments/tiny.toml", &with_select);
+        p.run_ok(RUN);
+        let r = results(&p);
+        let runs = r["results"].as_object().unwrap();
+        let best = runs
+            .iter()
+            .max_by(|a, b| {
+                let (x, y) = (
+                    a.1["metrics"]["silhouette"].as_f64().unwrap(),
+                    b.1["metrics"]["silhouette"].as_f64().unwrap(),
+                );
+                let o = x.partial_cmp(&y).unwrap();
+                if better == std::cmp::Ordering::Greater {
+                    o
+                } else {
+                    o.reverse()
+                }
+            })
+            .unwrap()
+            .0;
+        assert_eq!(r["selected"]["kmeans"], best.as_str(), "goal {goal}");
+        let html = p.read("reports/tiny/index.html");
+        assert!(html.contains(&format!(
+            "Selected: the run with the {} silhouette",
+            if goal == "max" { "highest" } else { "lowest" }
+        )));
+        assert_eq!(
+            html.matches("<details><summary>Clustering kmeans").count(),
+            1,
+            "the other run is folded"
+        );
+    }
+    p.write(
+        "experiments/tiny.toml",
+        &MANIFEST.replace(
+            "metrics = [\"silhouette\", \"purity\"]",
+            "metrics = [\"purity\"]\nselect = { metric = \"silhouette\" }",
+        ),
+    );
+    let out = p.run(&["validate", "experiments/tiny.toml"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("`select` uses metric `silhouette`, which is not computed"),
+        "{}",
+        out.stderr
+    );
+}

@@ -72,6 +72,16 @@ pub struct ReportSection {
     pub clusterings: Vec<Located<String>>,
     /// Metric ops computed for every featured clustering.
     pub metrics: Vec<Located<String>>,
+    /// Which run of a swept clustering step the report features.
+    pub select: Option<Select>,
+}
+
+/// `select = { metric = "silhouette", goal = "max" }`: the run with the best value of a metric
+/// (a report metric, or a metric step) is featured; ties go to the first run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Select {
+    pub metric: Located<String>,
+    pub maximize: bool,
 }
 
 /// A parsed (not yet validated) manifest.

@@ -14,7 +14,7 @@ use crate::{DataSection, Experiment, Located, Manifest, ParamEntry, Pos, ReportS
 
 const SECTIONS: &[&str] = &["experiment", "data", "groups", "step", "report"];
 const EXPERIMENT_KEYS: &[&str] = &["name", "title", "description", "seed"];
-const REPORT_KEYS: &[&str] = &["embeddings", "clusterings", "metrics"];
+const REPORT_KEYS: &[&str] = &["embeddings", "clusterings", "metrics", "select"];
 
 struct Ctx<'a> {
     source: &'a str,
@@ -430,10 +430,51 @@ fn parse_step(ctx: &Ctx, key: &Spanned<Cow<str>>, value: &Spanned<DeValue>) -> R
     })
 }
 
+fn parse_select(ctx: &Ctx, value: &Spanned<DeValue>) -> Result<crate::Select> {
+    const HINT: &str = "write e.g. `select = { metric = \"silhouette\", goal = \"max\" }`";
+    let DeValue::Table(t) = value.get_ref() else {
+        return ctx.err_hint(value.span().start, "`select` must be a table", HINT);
+    };
+    let mut metric = None;
+    let mut maximize = true;
+    for entry in t.iter() {
+        let (k, v) = entry;
+        match k.get_ref().as_ref() {
+            "metric" => metric = Some(string(ctx, entry)?),
+            "goal" => match string(ctx, entry)?.value.as_str() {
+                "max" => maximize = true,
+                "min" => maximize = false,
+                other => {
+                    return ctx.err_hint(
+                        v.span().start,
+                        format!("`goal` must be \"max\" or \"min\", found \"{other}\""),
+                        "davies_bouldin is better low (min); most scores are better high (max)",
+                    );
+                }
+            },
+            other => {
+                return ctx.err_hint(
+                    k.span().start,
+                    format!("unknown key `{other}` in `select`"),
+                    HINT,
+                );
+            }
+        }
+    }
+    let Some(metric) = metric else {
+        return ctx.err_hint(value.span().start, "`select` needs `metric`", HINT);
+    };
+    Ok(crate::Select { metric, maximize })
+}
+
 fn parse_report(ctx: &Ctx, t: &DeTable) -> Result<ReportSection> {
     let mut report = ReportSection::default();
     for entry in t.iter() {
         let key = entry.0;
+        if key.get_ref() == "select" {
+            report.select = Some(parse_select(ctx, entry.1)?);
+            continue;
+        }
         let list = strings(ctx, entry)?;
         match key.get_ref().as_ref() {
             "embeddings" => report.embeddings = list,

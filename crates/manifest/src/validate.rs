@@ -177,6 +177,30 @@ pub fn validate(manifest: Manifest) -> Result<ValidatedManifest> {
     let order = topological_order(&manifest, &names)?;
     let (report_embeddings, report_clusterings, report_metrics) =
         resolve_report(&manifest, &names, &plugins)?;
+    if let Some(select) = &manifest.report.select {
+        // The metric must be scored on the featured clusterings: a report metric or a metric step.
+        let mut scored: Vec<&str> = report_metrics.iter().map(|p| p.name).collect();
+        scored.extend(
+            manifest
+                .steps
+                .iter()
+                .zip(&plugins)
+                .filter(|(_, p)| p.kind() == PluginKind::Metric)
+                .map(|(s, _)| s.name.as_str()),
+        );
+        if !scored.contains(&select.metric.value.as_str()) {
+            return Err(Error::input(format!(
+                "`select` uses metric `{}`, which is not computed{}",
+                select.metric.value,
+                did_you_mean(&select.metric.value, scored.iter().copied())
+            ))
+            .at(manifest.at(select.metric.pos))
+            .hint(format!(
+                "list it in [report] metrics, or add it as a metric step; computed: {}",
+                scored.join(", ")
+            )));
+        }
+    }
     Ok(ValidatedManifest {
         loader,
         plugins,

@@ -7,7 +7,9 @@ use attrclust_pipeline::{Plan, RunResult};
 use serde_json::{Value, json};
 
 use crate::plots;
-use crate::results::{clustering, dataset, featured_clusterings, featured_embeddings};
+use crate::results::{
+    clustering, dataset, featured_clusterings, featured_embeddings, selected_runs,
+};
 
 const REPORT_TEMPLATE: &str = include_str!("../templates/report.html");
 const INDEX_TEMPLATE: &str = include_str!("../templates/index.html");
@@ -110,6 +112,14 @@ pub(crate) fn render(
             .push(json!({"id": plan.nodes[i].id, "svg": svg, "explained_variance_ratio": ratio}));
     }
 
+    let selected = selected_runs(plan, run);
+    let select_text = m.report.select.as_ref().map(|s| {
+        format!(
+            "{} {}",
+            if s.maximize { "highest" } else { "lowest" },
+            s.metric.value
+        )
+    });
     let mut clusterings = Vec::new();
     for i in featured_clusterings(plan) {
         let node = &plan.nodes[i];
@@ -160,8 +170,12 @@ pub(crate) fn render(
                 json!({"name": k, "value": text})
             })
             .collect();
+        let is_selected = selected.get(&node.step_name) == Some(&i);
+        // With a selection, the other runs of a swept step are folded away.
+        let folded = selected.contains_key(&node.step_name) && !is_selected;
         clusterings.push(json!({
             "id": node.id, "n_clusters": c.n_clusters(), "n_noise": c.n_noise(),
+            "selected": is_selected, "folded": folded, "select_text": select_text,
             "clusters": cluster_ids.iter().map(|c| if *c < 0 { "noise".to_string() } else { c.to_string() }).collect::<Vec<_>>(),
             "cluster_sizes": cluster_sizes, "cluster_purity": cluster_purity,
             "rows": rows, "metrics": metrics, "info": info,

@@ -88,6 +88,45 @@ pub(crate) fn featured_embeddings(plan: &Plan) -> Vec<usize> {
         .collect()
 }
 
+/// For each featured clustering step, the run `[report] select` picks: the best value of the
+/// selecting metric (first run on ties; runs where it is undefined never win).
+pub(crate) fn selected_runs(plan: &Plan, run: &RunResult) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    let Some(select) = &plan.manifest.manifest.report.select else {
+        return out;
+    };
+    for step in &plan.manifest.report_clusterings {
+        let mut best: Option<(usize, f64)> = None;
+        for r in plan.runs_of(step) {
+            let value = plan.metrics_of(r).into_iter().find_map(|j| {
+                match (&plan.nodes[j].step_name, &*run.artifacts[j]) {
+                    (name, Artifact::Metric(v)) if *name == select.metric.value => v.value,
+                    _ => None,
+                }
+            });
+            if let Some(v) = value {
+                let better = match best {
+                    None => true,
+                    Some((_, b)) => {
+                        if select.maximize {
+                            v > b
+                        } else {
+                            v < b
+                        }
+                    }
+                };
+                if better {
+                    best = Some((r, v));
+                }
+            }
+        }
+        if let Some((r, _)) = best {
+            out.insert(step.clone(), r);
+        }
+    }
+    out
+}
+
 /// The whole results.json document.
 pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
     let m = &plan.manifest.manifest;
@@ -136,7 +175,12 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
             json!({"step": node.step_name, "op": node.plugin.name, "params": params_json(node), "info": info_json(&d.info)}),
         );
     }
+    let selected: Map<String, Value> = selected_runs(plan, run)
+        .into_iter()
+        .map(|(step, r)| (step, json!(plan.nodes[r].id)))
+        .collect();
     json!({
+        "selected": selected,
         "experiment": {
             "name": m.experiment.name,
             "title": m.experiment.title,
