@@ -64,12 +64,21 @@ fn the_main_job_runs_on_the_demo_data_and_reruns_from_cache() {
         if let Some(family) = run["metrics"]["family_purity"].as_f64() {
             assert!(family >= run["metrics"]["purity"].as_f64().unwrap(), "{id}");
         }
-        assert!(run["metrics"]["ari"].is_number() && run["metrics"]["nmi"].is_number(), "{id}");
+        assert!(
+            run["metrics"]["ari"].is_number() && run["metrics"]["nmi"].is_number(),
+            "{id}"
+        );
         if id.starts_with("kmeans") {
             let stability = run["metrics"]["stability"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&stability), "{id}: {stability}");
-            let per_cluster = run["details"]["stability"]["jaccard_per_cluster"].as_array().unwrap();
-            assert_eq!(per_cluster.len() as u64, run["n_clusters"].as_u64().unwrap(), "{id}");
+            let per_cluster = run["details"]["stability"]["jaccard_per_cluster"]
+                .as_array()
+                .unwrap();
+            assert_eq!(
+                per_cluster.len() as u64,
+                run["n_clusters"].as_u64().unwrap(),
+                "{id}"
+            );
         }
     }
     let second = p.run_ok(&["run", manifest]);

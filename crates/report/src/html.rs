@@ -159,23 +159,74 @@ pub(crate) fn render(
         let info: Vec<Value> = c
             .info
             .iter()
-            .map(|(k, v)| {
+            .filter_map(|(k, v)| {
                 let text = match v {
                     Info::Int(i) => i.to_string(),
                     Info::Float(f) => fmt_num(Some(*f)),
-                    Info::Floats(fs) => format!("{} values", fs.len()),
-                    Info::Ints(is) => format!("{} values", is.len()),
+                    // Per-sample and per-merge arrays are drawn or kept in the cache, not listed.
+                    Info::Floats(_) | Info::Ints(_) => return None,
                     Info::Text(t) => t.clone(),
                 };
-                json!({"name": k, "value": text})
+                Some(json!({"name": k, "value": text}))
             })
             .collect();
+        // A scatter of the clustering's input (first two columns), coloured by cluster, and the
+        // top of the merge tree for hierarchical clusterings.
+        let mut cluster_legend: Vec<(i64, String)> = cluster_ids
+            .iter()
+            .map(|&k| {
+                (
+                    k,
+                    if k < 0 {
+                        "noise".to_string()
+                    } else {
+                        format!("cluster {k}")
+                    },
+                )
+            })
+            .collect();
+        cluster_legend.sort_by_key(|(k, _)| if *k < 0 { i64::MAX } else { *k });
         let is_selected = selected.get(&node.step_name) == Some(&i);
-        // With a selection, the other runs of a swept step are folded away.
         let folded = selected.contains_key(&node.step_name) && !is_selected;
+        let scatter = if input.n_features() >= 2 && !folded {
+            plots::scatter(
+                input,
+                &c.assignments,
+                &cluster_legend,
+                &format!("{} — coloured by cluster", node.id),
+            )?
+        } else {
+            String::new()
+        };
+        let dendrogram = match (
+            c.info.get("merge_a"),
+            c.info.get("merge_b"),
+            c.info.get("merge_distance"),
+            c.info.get("merge_size"),
+        ) {
+            (
+                Some(Info::Ints(a)),
+                Some(Info::Ints(b)),
+                Some(Info::Floats(d)),
+                Some(Info::Ints(z)),
+            ) => {
+                let merges: Vec<(usize, usize, f64, usize)> = (0..a.len())
+                    .map(|i| (a[i] as usize, b[i] as usize, d[i], z[i] as usize))
+                    .collect();
+                plots::dendrogram(
+                    input.n_samples(),
+                    &merges,
+                    40,
+                    &format!("{} — top of the merge tree", node.id),
+                )?
+            }
+            _ => String::new(),
+        };
+        // With a selection, the other runs of a swept step are folded away.
         clusterings.push(json!({
             "id": node.id, "n_clusters": c.n_clusters(), "n_noise": c.n_noise(),
             "selected": is_selected, "folded": folded, "select_text": select_text,
+            "scatter": scatter, "dendrogram": dendrogram,
             "clusters": cluster_ids.iter().map(|c| if *c < 0 { "noise".to_string() } else { c.to_string() }).collect::<Vec<_>>(),
             "cluster_sizes": cluster_sizes, "cluster_purity": cluster_purity,
             "rows": rows, "metrics": metrics, "info": info,

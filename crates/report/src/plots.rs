@@ -161,3 +161,92 @@ pub fn sweep_curve(
     }
     Ok(svg)
 }
+
+/// The top of a merge tree (SciPy numbering: leaves 0..n, merge i makes n + i), truncated to its
+/// last `max_leaves − 1` merges; earlier subtrees are leaves labelled with their size.
+pub fn dendrogram(
+    n: usize,
+    merges: &[(usize, usize, f64, usize)],
+    max_leaves: usize,
+    title: &str,
+) -> attrclust_core::Result<String> {
+    let kept = merges.len().min(max_leaves.saturating_sub(1)).max(1);
+    let first = merges.len() - kept;
+    let size_of = |node: usize| if node < n { 1 } else { merges[node - n].3 };
+    // Leaf order: depth first from the root, left before right.
+    let mut leaves = Vec::new();
+    let mut stack = vec![n + merges.len() - 1];
+    while let Some(node) = stack.pop() {
+        if node >= n + first {
+            let (a, b, _, _) = merges[node - n];
+            stack.push(b);
+            stack.push(a);
+        } else {
+            leaves.push(node);
+        }
+    }
+    let mut x = std::collections::HashMap::new();
+    for (i, &leaf) in leaves.iter().enumerate() {
+        x.insert(leaf, i as f64);
+    }
+    let height = |node: usize| {
+        if node >= n + first {
+            merges[node - n].2
+        } else {
+            0.0
+        }
+    };
+    let top = merges.last().map_or(1.0, |m| m.2).max(f64::MIN_POSITIVE);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 360)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.5..(leaves.len() as f64 - 0.5), 0.0..top * 1.05)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(WHITE)
+            .x_labels(0)
+            .y_desc("merge distance")
+            .x_desc("leaves: samples, or (size) for truncated subtrees")
+            .draw()
+            .map_err(plot_error)?;
+        for (i, &(a, b, d, _)) in merges.iter().enumerate().skip(first) {
+            let (xa, xb) = (x[&a], x[&b]);
+            x.insert(n + i, (xa + xb) / 2.0);
+            let path = vec![(xa, height(a)), (xa, d), (xb, d), (xb, height(b))];
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    path,
+                    BLACK.stroke_width(1),
+                )))
+                .map_err(plot_error)?;
+        }
+        if leaves.len() <= 60 {
+            for (i, &leaf) in leaves.iter().enumerate() {
+                let label = if leaf < n {
+                    leaf.to_string()
+                } else {
+                    format!("({})", size_of(leaf))
+                };
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        label,
+                        (i as f64, 0.0),
+                        ("sans-serif", 9)
+                            .into_font()
+                            .transform(FontTransform::Rotate270),
+                    )))
+                    .map_err(plot_error)?;
+            }
+        }
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}

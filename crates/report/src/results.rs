@@ -96,8 +96,12 @@ pub(crate) fn selected_runs(plan: &Plan, run: &RunResult) -> BTreeMap<String, us
         return out;
     };
     for step in &plan.manifest.report_clusterings {
+        let runs = plan.runs_of(step);
+        if runs.len() < 2 {
+            continue; // nothing to choose between
+        }
         let mut best: Option<(usize, f64)> = None;
-        for r in plan.runs_of(step) {
+        for r in runs {
             let value = plan.metrics_of(r).into_iter().find_map(|j| {
                 match (&plan.nodes[j].step_name, &*run.artifacts[j]) {
                     (name, Artifact::Metric(v)) if *name == select.metric.value => v.value,
