@@ -3,6 +3,7 @@
 
 use attrclust_agglomerative as _;
 use attrclust_dbscan as _;
+use attrclust_gmm as _;
 use attrclust_hdbscan as _;
 use attrclust_kmeans as _;
 use attrclust_loaders as _;
