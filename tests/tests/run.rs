@@ -69,6 +69,31 @@ fn report_files_follow_the_spec() {
     let purity = majority as f64 / 60.0;
     assert!((k4["metrics"]["purity"].as_f64().unwrap() - purity).abs() < 1e-12);
 
+    // The contingency table in results.json agrees with the CSV.
+    let table = &k4["contingency"];
+    let classes: Vec<String> = serde_json::from_value(table["classes"].clone()).unwrap();
+    let counts: Vec<Vec<usize>> = serde_json::from_value(table["counts"].clone()).unwrap();
+    let clusters: Vec<i64> = serde_json::from_value(table["clusters"].clone()).unwrap();
+    assert_eq!(classes, common::CLASS_NAMES);
+    for (i, row) in counts.iter().enumerate() {
+        for (j, &count) in row.iter().enumerate() {
+            let in_csv = rows
+                .iter()
+                .filter(|(_, l, k)| *l == i as i64 && *k == clusters[j])
+                .count();
+            assert_eq!(count, in_csv, "class {i}, cluster {}", clusters[j]);
+        }
+    }
+    // Per-cluster purity and silhouette come with the metrics.
+    let per_cluster = k4["details"]["purity"]["per_cluster"].as_array().unwrap();
+    assert_eq!(per_cluster.len(), 4);
+    let sil = &k4["details"]["silhouette"];
+    assert_eq!(sil["per_cluster"].as_array().unwrap().len(), 4);
+    assert!(
+        sil.get("per_sample").is_none(),
+        "per-sample arrays stay out of results.json"
+    );
+
     let emb = p.read("reports/tiny/embeddings/pca.csv");
     assert!(emb.starts_with("sample_id,label,x,y\n"));
     assert_eq!(emb.lines().count(), 61);

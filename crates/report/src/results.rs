@@ -88,6 +88,18 @@ pub(crate) fn featured_embeddings(plan: &Plan) -> Vec<usize> {
         .collect()
 }
 
+/// Class × cluster counts: `{"classes": [names], "clusters": [ids], "counts": [[…]]}` (noise is
+/// cluster -1).
+fn contingency_json(data: &Dataset, c: &Clustering) -> Value {
+    let (classes, clusters, counts) =
+        attrclust_core::data::contingency(&data.labels, &c.assignments);
+    json!({
+        "classes": classes.iter().map(|&l| data.class_name(l)).collect::<Vec<_>>(),
+        "clusters": clusters,
+        "counts": counts,
+    })
+}
+
 /// For each featured clustering step, the run `[report] select` picks: the best value of the
 /// selecting metric (first run on ties; runs where it is undefined never win).
 pub(crate) fn selected_runs(plan: &Plan, run: &RunResult) -> BTreeMap<String, usize> {
@@ -167,6 +179,7 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
                 "n_noise": c.n_noise(),
                 "n_samples": c.assignments.len(),
                 "info": info_json(&c.info),
+                "contingency": contingency_json(dataset(run, node.inputs[0]), c),
             }),
         );
     }

@@ -25,7 +25,7 @@ use attrclust_core::data::contingency;
 use attrclust_core::parallel::map_chunks;
 use attrclust_core::params::Default as D;
 use attrclust_core::{
-    Build, Clustering, Context, Dataset, Metric, MetricNeeds, MetricValue, ParamSpec,
+    Build, Clustering, Context, Dataset, Info, Metric, MetricNeeds, MetricValue, ParamSpec,
     ParamType as T, Params, Plugin, Result,
 };
 use ndarray::ArrayView2;
@@ -150,47 +150,111 @@ pub fn silhouette_samples(
             attrclust_core::distance::euclidean(a, b)
         }
     };
-    // Exact distances, blocked: BLOCK query rows stay in L1 while every other row streams past
-    // once per block; memory is O(BLOCK · k), never n × n.
-    let values = map_chunks(n, BLOCK, |start, end| {
-        let mut sums = vec![vec![0.0; k]; end - start];
-        for (j, rj) in rows.iter().enumerate() {
-            let cj = cluster[j];
-            for (q, s) in sums.iter_mut().enumerate() {
-                let i = start + q;
-                if i != j {
-                    s[cj] += dist(&rows[i], rj);
+    let sums = cluster_distance_sums(&rows, &cluster, k, &dist);
+    let values: Vec<f64> = (0..n)
+        .map(|i| {
+            let own = cluster[i];
+            if sizes[own] == 1 {
+                return 0.0; // scikit-learn: a sample alone in its cluster scores 0
+            }
+            let row = &sums[i * k..(i + 1) * k];
+            let a = row[own] / (sizes[own] - 1) as f64;
+            let b = (0..k)
+                .filter(|&c| c != own)
+                .map(|c| row[c] / sizes[c] as f64)
+                .fold(f64::INFINITY, f64::min);
+            let m = a.max(b);
+            if m > 0.0 { (b - a) / m } else { 0.0 }
+        })
+        .collect();
+    Ok(values)
+}
+
+/// Partial sums per group of row blocks; fixed, so results never depend on the thread count.
+const GROUPS: usize = 16;
+/// Above this many partial-sum entries (groups × n × k) the symmetric scheme would use too much
+/// memory, and each distance is computed twice instead.
+const MAX_PARTIAL_ENTRIES: usize = 1 << 27;
+
+/// `sums[i * k + c]` = Σ distance from sample i to the samples of cluster c (i itself excluded).
+///
+/// Exact distances, each pair computed once: row blocks of BLOCK samples stay in L1 while the rows
+/// after them stream past, and each distance is added to both ends. Blocks are dealt round-robin
+/// to GROUPS fixed groups with their own n × k partial sums, added up in group order.
+fn cluster_distance_sums<F: Fn(&[f64], &[f64]) -> f64 + Sync>(
+    rows: &[Vec<f64>],
+    cluster: &[usize],
+    k: usize,
+    dist: &F,
+) -> Vec<f64> {
+    let n = rows.len();
+    if GROUPS * n * k > MAX_PARTIAL_ENTRIES {
+        // Each query block sums over every row: twice the distances, O(BLOCK · k) memory.
+        return map_chunks(n, BLOCK, |start, end| {
+            let mut sums = vec![0.0; (end - start) * k];
+            for (j, rj) in rows.iter().enumerate() {
+                for i in start..end {
+                    if i != j {
+                        sums[(i - start) * k + cluster[j]] += dist(&rows[i], rj);
+                    }
+                }
+            }
+            sums
+        })
+        .concat();
+    }
+    let n_blocks = n.div_ceil(BLOCK);
+    let partials = map_chunks(GROUPS, 1, |g, _| {
+        let mut sums = vec![0.0; n * k];
+        for block in (g..n_blocks).step_by(GROUPS) {
+            let (start, end) = (block * BLOCK, ((block + 1) * BLOCK).min(n));
+            for j in start + 1..n {
+                let (rj, cj) = (&rows[j], cluster[j]);
+                for i in start..end.min(j) {
+                    let d = dist(&rows[i], rj);
+                    sums[i * k + cj] += d;
+                    sums[j * k + cluster[i]] += d;
                 }
             }
         }
-        (start..end)
-            .zip(sums)
-            .map(|(i, sums)| {
-                let own = cluster[i];
-                if sizes[own] == 1 {
-                    return 0.0; // scikit-learn: a sample alone in its cluster scores 0
-                }
-                let a = sums[own] / (sizes[own] - 1) as f64;
-                let b = (0..k)
-                    .filter(|&c| c != own)
-                    .map(|c| sums[c] / sizes[c] as f64)
-                    .fold(f64::INFINITY, f64::min);
-                let m = a.max(b);
-                if m > 0.0 { (b - a) / m } else { 0.0 }
-            })
-            .collect::<Vec<f64>>()
+        sums
     });
-    Ok(values.into_iter().flatten().collect())
+    let mut total = vec![0.0; n * k];
+    for partial in partials {
+        for (t, p) in total.iter_mut().zip(partial) {
+            *t += p;
+        }
+    }
+    total
 }
 
 impl Metric for Silhouette {
     fn compute(&self, c: &Clustering, data: &Dataset, _ctx: &Context) -> Result<MetricValue> {
-        Ok(
-            match silhouette_samples(data.x.view(), &c.assignments, self.cosine) {
-                Ok(s) => MetricValue::defined(s.iter().sum::<f64>() / s.len() as f64),
-                Err(why) => MetricValue::undefined(why),
-            },
-        )
+        let samples = match silhouette_samples(data.x.view(), &c.assignments, self.cosine) {
+            Ok(s) => s,
+            Err(why) => return Ok(MetricValue::undefined(why)),
+        };
+        let mut value = MetricValue::defined(samples.iter().sum::<f64>() / samples.len() as f64);
+        // Mean per cluster (noise, -1, is a cluster here as in the mean), and every sample's
+        // value for the report's silhouette plot.
+        let mut per: std::collections::BTreeMap<i64, (f64, usize)> = Default::default();
+        for (&k, &v) in c.assignments.iter().zip(&samples) {
+            let e = per.entry(k).or_default();
+            e.0 += v;
+            e.1 += 1;
+        }
+        value.details.insert(
+            "cluster_ids".into(),
+            Info::Ints(per.keys().copied().collect()),
+        );
+        value.details.insert(
+            "per_cluster".into(),
+            Info::Floats(per.values().map(|(s, n)| s / *n as f64).collect()),
+        );
+        value
+            .details
+            .insert("per_sample".into(), Info::Floats(samples));
+        Ok(value)
     }
 }
 
@@ -246,10 +310,25 @@ impl Metric for Purity {
         } else {
             data.labels.clone()
         };
-        Ok(match purity(&labels, &c.assignments) {
-            Some(p) => MetricValue::defined(p),
-            None => MetricValue::undefined("no samples"),
-        })
+        let Some(p) = purity(&labels, &c.assignments) else {
+            return Ok(MetricValue::undefined("no samples"));
+        };
+        let mut value = MetricValue::defined(p);
+        let (_, clusters, counts) = contingency(&labels, &c.assignments);
+        let per_cluster: Vec<f64> = (0..clusters.len())
+            .map(|j| {
+                let column = counts.iter().map(|row| row[j]);
+                let size: usize = column.clone().sum();
+                column.max().unwrap_or(0) as f64 / size.max(1) as f64
+            })
+            .collect();
+        value
+            .details
+            .insert("cluster_ids".into(), Info::Ints(clusters));
+        value
+            .details
+            .insert("per_cluster".into(), Info::Floats(per_cluster));
+        Ok(value)
     }
 }
 
