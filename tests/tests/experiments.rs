@@ -68,6 +68,15 @@ fn the_main_job_runs_on_the_demo_data_and_reruns_from_cache() {
             run["metrics"]["ari"].is_number() && run["metrics"]["nmi"].is_number(),
             "{id}"
         );
+        // 1400 per-sample values stay out of results.json (they are in the cache and plots).
+        assert!(
+            run["details"]["silhouette"].get("per_sample").is_none(),
+            "{id}"
+        );
+        assert!(
+            run["details"]["silhouette"]["per_cluster"].is_array(),
+            "{id}"
+        );
         if id.starts_with("kmeans") {
             let stability = run["metrics"]["stability"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&stability), "{id}: {stability}");

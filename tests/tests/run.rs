@@ -89,10 +89,8 @@ fn report_files_follow_the_spec() {
     assert_eq!(per_cluster.len(), 4);
     let sil = &k4["details"]["silhouette"];
     assert_eq!(sil["per_cluster"].as_array().unwrap().len(), 4);
-    assert!(
-        sil.get("per_sample").is_none(),
-        "per-sample arrays stay out of results.json"
-    );
+    // Arrays of at most 64 values are listed (60 samples here); longer ones stay in the cache.
+    assert_eq!(sil["per_sample"].as_array().map(Vec::len), Some(60));
 
     let emb = p.read("reports/tiny/embeddings/pca.csv");
     assert!(emb.starts_with("sample_id,label,x,y\n"));
