@@ -81,6 +81,53 @@ pub fn euclidean(a: &[f64], b: &[f64]) -> f64 {
     sq_euclidean(a, b).sqrt()
 }
 
+/// The sample distances the clusterers offer (`metric = "euclidean" | "manhattan" | "cosine"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Euclidean,
+    Manhattan,
+    /// 1 − cos; computed on unit-normalised rows (see [`Metric::rows`]).
+    Cosine,
+}
+
+impl Metric {
+    /// The metric named in a manifest (anything else is euclidean; the schema checks names).
+    pub fn from_name(name: &str) -> Metric {
+        match name {
+            "manhattan" => Metric::Manhattan,
+            "cosine" => Metric::Cosine,
+            _ => Metric::Euclidean,
+        }
+    }
+
+    /// Rows as contiguous vectors, unit-normalised for cosine (zero rows stay zero).
+    pub fn rows(self, x: ndarray::ArrayView2<f64>) -> Vec<Vec<f64>> {
+        x.rows()
+            .into_iter()
+            .map(|r| {
+                let mut v = r.to_vec();
+                if self == Metric::Cosine {
+                    let norm = dot(&v, &v).sqrt();
+                    if norm > 0.0 {
+                        v.iter_mut().for_each(|a| *a /= norm);
+                    }
+                }
+                v
+            })
+            .collect()
+    }
+
+    /// The distance between two rows prepared by [`Metric::rows`].
+    #[inline]
+    pub fn distance(self, a: &[f64], b: &[f64]) -> f64 {
+        match self {
+            Metric::Euclidean => euclidean(a, b),
+            Metric::Manhattan => manhattan(a, b),
+            Metric::Cosine => (1.0 - dot(a, b)).max(0.0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,8 @@ use attrclust_core::{
 };
 use ndarray::ArrayView2;
 
+pub use attrclust_core::distance::Metric;
+
 static PARAMS: &[ParamSpec] = &[
     ParamSpec::new(
         "n_clusters",
@@ -71,13 +73,6 @@ pub enum Linkage {
     Single,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Metric {
-    Euclidean,
-    Manhattan,
-    Cosine,
-}
-
 /// One merge, SciPy style: clusters `a` < `b` joined at `distance` into a cluster of `size`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Merge {
@@ -110,11 +105,7 @@ impl Agglomerative {
             "single" => Linkage::Single,
             _ => Linkage::Ward,
         };
-        let metric = match p.str("metric")? {
-            "manhattan" => Metric::Manhattan,
-            "cosine" => Metric::Cosine,
-            _ => Metric::Euclidean,
-        };
+        let metric = Metric::from_name(p.str("metric")?);
         if linkage == Linkage::Ward && metric != Metric::Euclidean {
             return Err(Error::input("ward linkage needs metric = \"euclidean\"")
                 .hint("use linkage = \"average\" or \"complete\" with other metrics"));
@@ -136,33 +127,6 @@ impl Agglomerative {
             metric,
         })
     }
-}
-
-fn distance(metric: Metric, a: &[f64], b: &[f64]) -> f64 {
-    use attrclust_core::distance as d;
-    match metric {
-        Metric::Euclidean => d::euclidean(a, b),
-        Metric::Manhattan => d::manhattan(a, b),
-        // Rows are unit-normalised beforehand.
-        Metric::Cosine => (1.0 - d::dot(a, b)).max(0.0),
-    }
-}
-
-/// Rows as contiguous vectors; unit-normalised for cosine (zero rows stay zero).
-fn rows(x: ArrayView2<f64>, metric: Metric) -> Vec<Vec<f64>> {
-    x.rows()
-        .into_iter()
-        .map(|r| {
-            let mut v = r.to_vec();
-            if metric == Metric::Cosine {
-                let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-                if norm > 0.0 {
-                    v.iter_mut().for_each(|a| *a /= norm);
-                }
-            }
-            v
-        })
-        .collect()
 }
 
 /// Index (and value) of the smallest entry of `key(j)` over `candidates`, ties to the lowest
@@ -190,7 +154,7 @@ fn argmin(candidates: &[usize], key: impl Fn(usize) -> f64 + Sync) -> Option<(us
 /// The merge tree of `x`, SciPy style (sorted by distance).
 pub fn linkage_tree(x: ArrayView2<f64>, linkage: Linkage, metric: Metric) -> Result<Vec<Merge>> {
     let n = x.nrows();
-    let data = rows(x, metric);
+    let data = metric.rows(x);
     let raw = match linkage {
         Linkage::Single => single_linkage(&data, metric),
         Linkage::Ward => ward_chain(&data),
@@ -259,7 +223,7 @@ fn single_linkage(data: &[Vec<f64>], metric: Metric) -> Vec<(usize, usize, f64)>
             outside[s..e]
                 .iter()
                 .map(|&j| {
-                    let d = distance(metric, &data[current], &data[j]);
+                    let d = metric.distance(&data[current], &data[j]);
                     if d < best[j] {
                         (d, current)
                     } else {
@@ -348,7 +312,7 @@ fn matrix_chain(data: &[Vec<f64>], linkage: Linkage, metric: Metric) -> Vec<(usi
         let mut out = Vec::new();
         for i in s..e {
             for j in i + 1..n {
-                out.push(distance(metric, &data[i], &data[j]));
+                out.push(metric.distance(&data[i], &data[j]));
             }
         }
         out
@@ -490,11 +454,7 @@ mod tests {
             "average" => Linkage::Average,
             _ => Linkage::Single,
         };
-        let m = match metric {
-            "manhattan" => Metric::Manhattan,
-            "cosine" => Metric::Cosine,
-            _ => Metric::Euclidean,
-        };
+        let m = Metric::from_name(metric);
         (l, m)
     }
 

@@ -28,6 +28,8 @@ use attrclust_core::{
 };
 use ndarray::ArrayView2;
 
+pub use attrclust_core::distance::Metric;
+
 pub use tree::{Selection, TreeResult, condensed_labels};
 
 static PARAMS: &[ParamSpec] = &[
@@ -81,13 +83,6 @@ attrclust_core::inventory::submit! {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Metric {
-    Euclidean,
-    Manhattan,
-    Cosine,
-}
-
 #[derive(Clone, Debug)]
 pub struct Hdbscan {
     pub min_cluster_size: usize,
@@ -120,11 +115,7 @@ impl Hdbscan {
                 _ => None,
             },
             alpha: p.float("alpha")?,
-            metric: match p.str("metric")? {
-                "manhattan" => Metric::Manhattan,
-                "cosine" => Metric::Cosine,
-                _ => Metric::Euclidean,
-            },
+            metric: Metric::from_name(p.str("metric")?),
         })
     }
 
@@ -143,7 +134,7 @@ impl Hdbscan {
             ))
             .hint("lower min_samples (or min_cluster_size, its default)"));
         }
-        let rows = prepare_rows(x, self.metric);
+        let rows = self.metric.rows(x);
         let core = core_distances(&rows, min_samples, self.metric);
         let mst = prim_mst(&rows, &core, self.alpha, self.metric);
         let linkage = single_linkage(n, mst);
@@ -156,32 +147,6 @@ impl Hdbscan {
             self.epsilon,
             self.max_cluster_size,
         ))
-    }
-}
-
-fn prepare_rows(x: ArrayView2<f64>, metric: Metric) -> Vec<Vec<f64>> {
-    x.rows()
-        .into_iter()
-        .map(|r| {
-            let mut v = r.to_vec();
-            if metric == Metric::Cosine {
-                let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-                if norm > 0.0 {
-                    v.iter_mut().for_each(|a| *a /= norm);
-                }
-            }
-            v
-        })
-        .collect()
-}
-
-fn distance(metric: Metric, a: &[f64], b: &[f64]) -> f64 {
-    use attrclust_core::distance as d;
-    match metric {
-        Metric::Euclidean => d::euclidean(a, b),
-        Metric::Manhattan => d::manhattan(a, b),
-        // Rows are unit-normalised beforehand.
-        Metric::Cosine => (1.0 - d::dot(a, b)).max(0.0),
     }
 }
 
@@ -200,7 +165,7 @@ fn core_distances(rows: &[Vec<f64>], k: usize, metric: Metric) -> Vec<f64> {
                 let d = if i == j {
                     0.0
                 } else {
-                    distance(metric, &rows[i], rj)
+                    metric.distance(&rows[i], rj)
                 };
                 if b.len() < k || d < b[k - 1] {
                     let at = b.partition_point(|&x| x <= d);
@@ -240,7 +205,7 @@ fn prim_mst(rows: &[Vec<f64>], core: &[f64], alpha: f64, metric: Metric) -> Vec<
                     if floor >= reach[j] {
                         return (reach[j], source[j]);
                     }
-                    let mrd = (distance(metric, &rows[current], &rows[j]) / alpha).max(floor);
+                    let mrd = (metric.distance(&rows[current], &rows[j]) / alpha).max(floor);
                     if mrd < reach[j] {
                         (mrd, current)
                     } else {

@@ -22,6 +22,7 @@
 //! [`purity`]); the plugins are thin wrappers.
 
 use attrclust_core::data::contingency;
+use attrclust_core::distance::Metric as Distance;
 use attrclust_core::parallel::map_chunks;
 use attrclust_core::params::Default as D;
 use attrclust_core::{
@@ -129,27 +130,13 @@ pub fn silhouette_samples(
         sizes[c] += 1;
     }
     // Cosine distance = 1 − cos: work on unit rows (zero rows stay zero, distance 1).
-    let rows: Vec<Vec<f64>> = x
-        .rows()
-        .into_iter()
-        .map(|r| {
-            let mut v = r.to_vec();
-            if cosine {
-                let norm = attrclust_core::distance::dot(&v, &v).sqrt();
-                if norm > 0.0 {
-                    v.iter_mut().for_each(|a| *a /= norm);
-                }
-            }
-            v
-        })
-        .collect();
-    let dist = |a: &[f64], b: &[f64]| -> f64 {
-        if cosine {
-            (1.0 - attrclust_core::distance::dot(a, b)).max(0.0)
-        } else {
-            attrclust_core::distance::euclidean(a, b)
-        }
+    let metric = if cosine {
+        Distance::Cosine
+    } else {
+        Distance::Euclidean
     };
+    let rows = metric.rows(x);
+    let dist = |a: &[f64], b: &[f64]| metric.distance(a, b);
     let sums = cluster_distance_sums(&rows, &cluster, k, &dist);
     let values: Vec<f64> = (0..n)
         .map(|i| {
