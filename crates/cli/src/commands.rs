@@ -190,11 +190,12 @@ fn list_plugins(as_json: bool) {
             .map(|p| {
                 let needs = match p.build {
                     Build::Metric { needs, .. } => json!({"labels": needs.labels, "features": needs.features}),
+                    Build::EmbeddingMetric(_) => json!({"labels": false, "features": true}),
                     _ => json!(null),
                 };
                 json!({
                     "name": p.name, "kind": p.kind().name(), "version": p.version, "summary": p.summary,
-                    "input": p.kind().input_type().map(|t| t.describe()),
+                    "input": p.input_type().map(|t| t.describe()),
                     "output": p.kind().output_type().describe(),
                     "metric_needs": needs,
                     "params": p.params.iter().map(|s| json!({
@@ -208,7 +209,7 @@ fn list_plugins(as_json: bool) {
         return;
     }
     for p in all {
-        let io = match p.kind().input_type() {
+        let io = match p.input_type() {
             Some(t) => format!("{} → {}", t.describe(), p.kind().output_type().describe()),
             None => format!("a data file → {}", p.kind().output_type().describe()),
         };

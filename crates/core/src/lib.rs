@@ -17,7 +17,8 @@ pub use data::{Artifact, ClassMap, Clustering, Dataset, Info, MetricValue, PortT
 pub use error::{Error, ErrorKind, Result};
 pub use params::{ParamSpec, ParamType, ParamValue, Params};
 pub use plugin::{
-    Build, Clusterer, Context, Loader, Metric, MetricNeeds, Plugin, PluginKind, Reducer, Transform,
+    Build, Clusterer, Context, EmbeddingMetric, Loader, Metric, MetricNeeds, Plugin, PluginKind,
+    Reducer, Transform,
 };
 
 // Re-exported so plugin crates register with the same `inventory` version as the registry.

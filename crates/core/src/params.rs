@@ -24,6 +24,8 @@ pub enum ParamType {
     NameList,
     /// An integer or one of the given keywords (e.g. `n_init = "auto"`).
     IntOr(&'static [&'static str]),
+    /// A number or one of the given keywords (e.g. t-SNE's `learning_rate = "auto"`).
+    FloatOr(&'static [&'static str]),
     /// A float or an integer ≥ 1 with different meanings (e.g. PCA's `n_components`: 0.95 keeps
     /// 95% of the variance, 5 keeps five components).
     IntOrFraction,
@@ -44,6 +46,7 @@ impl ParamType {
             ParamType::StrList => "list of strings".into(),
             ParamType::NameList => "list of names or ids".into(),
             ParamType::IntOr(words) => format!("integer or {}", quoted_list(words)),
+            ParamType::FloatOr(words) => format!("number or {}", quoted_list(words)),
             ParamType::IntOrFraction => "integer ≥ 1 or fraction in (0, 1)".into(),
             ParamType::Path => "path".into(),
             ParamType::ClassMap => "table of id = name, or a path".into(),
@@ -80,6 +83,13 @@ impl ParamType {
                         "`{s}` is neither an integer nor {}",
                         quoted_list(words)
                     ));
+                }
+                true
+            }
+            (ParamType::FloatOr(_), ParamValue::Int(_) | ParamValue::Float(_)) => true,
+            (ParamType::FloatOr(words), ParamValue::Str(s)) => {
+                if !words.contains(&s.as_str()) {
+                    return Err(format!("`{s}` is neither a number nor {}", quoted_list(words)));
                 }
                 true
             }

@@ -76,6 +76,16 @@ pub trait Metric: Send + Sync {
     ) -> Result<MetricValue>;
 }
 
+/// Scores an embedding (a reducer's output), given the data the reducer read: trustworthiness, ….
+pub trait EmbeddingMetric: Send + Sync {
+    fn compute(
+        &self,
+        embedding: &Dataset,
+        original: &Dataset,
+        ctx: &Context,
+    ) -> Result<MetricValue>;
+}
+
 /// What a metric reads besides the clustering, shown by `attrclust plugins`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricNeeds {
@@ -100,6 +110,8 @@ pub enum Build {
         build: fn(&Params) -> Result<Box<dyn Metric>>,
         needs: MetricNeeds,
     },
+    /// A metric of embeddings: reads a reducer's output and the reducer's input.
+    EmbeddingMetric(fn(&Params) -> Result<Box<dyn EmbeddingMetric>>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -181,8 +193,22 @@ impl Plugin {
             Build::Transform(_) => PluginKind::Transform,
             Build::Reducer(_) => PluginKind::Reducer,
             Build::Clusterer(_) => PluginKind::Clusterer,
-            Build::Metric { .. } => PluginKind::Metric,
+            Build::Metric { .. } | Build::EmbeddingMetric(_) => PluginKind::Metric,
         }
+    }
+
+    /// The port type this plugin reads: its kind's, except that embedding metrics read
+    /// embeddings.
+    pub fn input_type(&self) -> Option<PortType> {
+        match self.build {
+            Build::EmbeddingMetric(_) => Some(PortType::Embedding),
+            _ => self.kind().input_type(),
+        }
+    }
+
+    /// Whether this is a metric of embeddings rather than of clusterings.
+    pub fn scores_embeddings(&self) -> bool {
+        matches!(self.build, Build::EmbeddingMetric(_))
     }
 
     pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {

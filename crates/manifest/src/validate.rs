@@ -155,7 +155,7 @@ pub fn validate(manifest: Manifest) -> Result<ValidatedManifest> {
                 .at(at(input.pos))
                 .hint("`input` names another [step.NAME] or `data` (the loaded file)"));
             };
-            let wanted = plugin.kind().input_type().expect("ops have inputs");
+            let wanted = plugin.input_type().expect("ops have inputs");
             if !output.fits(wanted) {
                 return Err(Error::input(format!(
                     "step `{}` (a {}) needs {} as input, but `{}` gives {}",
@@ -168,6 +168,7 @@ pub fn validate(manifest: Manifest) -> Result<ValidatedManifest> {
                 .at(at(input.pos))
                 .hint(match wanted {
                     PortType::Clustering => "feed it a clustering step (kmeans, hdbscan, …)",
+                    PortType::Embedding => "feed it a reducer step (pca, tsne, umap, …)",
                     _ => "feed it `data`, a transform or a reducer step",
                 }));
             }
@@ -179,15 +180,37 @@ pub fn validate(manifest: Manifest) -> Result<ValidatedManifest> {
         resolve_report(&manifest, &names, &plugins)?;
     if let Some(select) = &manifest.report.select {
         // The metric must be scored on the featured clusterings: a report metric or a metric step.
-        let mut scored: Vec<&str> = report_metrics.iter().map(|p| p.name).collect();
+        let mut scored: Vec<&str> = report_metrics
+            .iter()
+            .filter(|p| !p.scores_embeddings())
+            .map(|p| p.name)
+            .collect();
         scored.extend(
             manifest
                 .steps
                 .iter()
                 .zip(&plugins)
-                .filter(|(_, p)| p.kind() == PluginKind::Metric)
+                .filter(|(_, p)| p.kind() == PluginKind::Metric && !p.scores_embeddings())
                 .map(|(s, _)| s.name.as_str()),
         );
+        let embedding_metric = Plugin::op(&select.metric.value)
+            .filter(|p| p.scores_embeddings())
+            .map(|p| p.name)
+            .or_else(|| {
+                let i = names.get(select.metric.value.as_str())?;
+                plugins[*i].scores_embeddings().then_some(plugins[*i].name)
+            });
+        if let Some(name) = embedding_metric {
+            return Err(Error::input(format!(
+                "`select` picks a clustering run, but `{}` scores embeddings (`{name}`)",
+                select.metric.value
+            ))
+            .at(manifest.at(select.metric.pos))
+            .hint(format!(
+                "select by a clustering metric; computed: {}",
+                scored.join(", ")
+            )));
+        }
         if !scored.contains(&select.metric.value.as_str()) {
             return Err(Error::input(format!(
                 "`select` uses metric `{}`, which is not computed{}",

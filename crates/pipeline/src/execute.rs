@@ -256,6 +256,9 @@ fn compute(node: &Node, inputs: &[Arc<Artifact>], ctx: &Context) -> Result<Artif
             };
             Artifact::Metric(build(p)?.compute(c, dataset(&inputs[1]), ctx)?)
         }
+        Build::EmbeddingMetric(build) => {
+            Artifact::Metric(build(p)?.compute(dataset(&inputs[0]), dataset(&inputs[1]), ctx)?)
+        }
     })
 }
 

@@ -116,7 +116,7 @@ impl Plan {
                     common_fields(&mut kb, plugin, seed, &m.groups);
                     let mut inputs = vec![up];
                     if plugin.kind() == PluginKind::Metric {
-                        // Metrics also read what the clustering was computed on.
+                        // Metrics also read what the clustering (or embedding) was computed on.
                         inputs.push(up_node.inputs[0]);
                     }
                     for &i in &inputs {
@@ -139,10 +139,24 @@ impl Plan {
             runs_of.insert(step.name.as_str(), mine);
         }
 
-        // Report metrics for every run of every featured clustering.
-        for clustering in &manifest.report_clusterings {
-            for &run in &runs_of[clustering.as_str()] {
+        // Report metrics for every run of every featured clustering, and metrics of embeddings
+        // for every run of every featured reducer.
+        let featured_reducers = manifest.report_embeddings.iter().filter(|s| {
+            manifest
+                .plugin_of(s)
+                .is_some_and(|p| p.kind() == PluginKind::Reducer)
+        });
+        let scored = manifest
+            .report_clusterings
+            .iter()
+            .map(|s| (s, false))
+            .chain(featured_reducers.map(|s| (s, true)));
+        for (scored_step, is_embedding) in scored {
+            for &run in &runs_of[scored_step.as_str()] {
                 for &metric in &manifest.report_metrics {
+                    if metric.scores_embeddings() != is_embedding {
+                        continue;
+                    }
                     let params = resolve(metric, &[], &base_dir);
                     let seed = derive_seed(m.experiment.seed, &format!("metric:{}", metric.name));
                     let features = nodes[run].inputs[0];

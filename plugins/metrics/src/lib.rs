@@ -18,6 +18,8 @@
 //! ‖x‖² − 2x·c + ‖c‖², which leaves about √ε·‖x‖ (≈ 1e-8·‖x‖) where a sample sits on its centroid
 //! (singleton clusters). There we give the exact value and may differ from scikit-learn by that.
 //!
+//! Metrics of embeddings (read a reducer's output and its input): `trustworthiness`.
+//!
 //! The math lives in plain functions ([`external`], [`internal`], [`silhouette_samples`],
 //! [`purity`]); the plugins are thin wrappers.
 
@@ -26,13 +28,16 @@ use attrclust_core::distance::Metric as Distance;
 use attrclust_core::parallel::map_chunks;
 use attrclust_core::params::Default as D;
 use attrclust_core::{
-    Build, Clustering, Context, Dataset, Info, Metric, MetricNeeds, MetricValue, ParamSpec,
-    ParamType as T, Params, Plugin, Result,
+    Build, Clustering, Context, Dataset, EmbeddingMetric, Info, Metric, MetricNeeds, MetricValue,
+    ParamSpec, ParamType as T, Params, Plugin, Result,
 };
 use ndarray::ArrayView2;
 
 pub mod external;
 pub mod internal;
+pub mod trustworthiness;
+
+pub use trustworthiness::trustworthiness;
 
 /// Neumaier-compensated sum in iteration order: error O(ε) rather than O(n·ε), so long sums
 /// (entropy over 100k singleton clusters, dispersions over n samples) stay far inside the 1e-9
@@ -95,6 +100,65 @@ attrclust_core::inventory::submit! {
         },
         uses_seed: false,
         uses_groups: true,
+    }
+}
+
+static TRUSTWORTHINESS_PARAMS: &[ParamSpec] = &[
+    ParamSpec::new(
+        "n_neighbors",
+        T::Int,
+        D::Int(10),
+        "Neighbourhood size k; must be < n_samples / 2.",
+    )
+    .min(1.0),
+    ParamSpec::new(
+        "metric",
+        T::Choice(&["euclidean", "cosine", "manhattan"]),
+        D::Str("euclidean"),
+        "Distance in the original space (the embedding is always euclidean).",
+    ),
+];
+
+attrclust_core::inventory::submit! {
+    Plugin {
+        name: "trustworthiness",
+        version: "1",
+        summary: "How well an embedding keeps neighbourhoods (scikit-learn trustworthiness; exact, O(n) memory)",
+        params: TRUSTWORTHINESS_PARAMS,
+        build: Build::EmbeddingMetric(|p| {
+            Ok(Box::new(Trustworthiness {
+                k: p.int("n_neighbors")? as usize,
+                metric: Distance::from_name(p.str("metric")?),
+            }))
+        }),
+        uses_seed: false,
+        uses_groups: false,
+    }
+}
+
+struct Trustworthiness {
+    k: usize,
+    metric: Distance,
+}
+
+impl EmbeddingMetric for Trustworthiness {
+    fn compute(&self, embedding: &Dataset, original: &Dataset, _: &Context) -> Result<MetricValue> {
+        let n = embedding.n_samples();
+        if original.n_samples() != n {
+            return Err(attrclust_core::Error::run(format!(
+                "the embedding has {n} rows for {} samples",
+                original.n_samples()
+            )));
+        }
+        if let Some(reason) = trustworthiness::undefined_reason(n, self.k) {
+            return Ok(MetricValue::undefined(reason));
+        }
+        Ok(MetricValue::defined(trustworthiness::trustworthiness_with(
+            original.x.view(),
+            embedding.x.view(),
+            self.k,
+            self.metric,
+        )))
     }
 }
 
