@@ -105,6 +105,63 @@ fn report_files_follow_the_spec() {
 }
 
 #[test]
+fn embeddings_are_scored_and_clusterings_get_silhouette_plots() {
+    // PCA straight on the data, so the test can recompute trustworthiness from the data and the
+    // embedding CSV: the metric must read the reducer's input and output.
+    let p = Project::new();
+    let manifest = MANIFEST
+        .replace(
+            "input = \"scaled\"\nn_components = 3",
+            "input = \"data\"\nn_components = 2",
+        )
+        .replace(
+            "metrics = [\"silhouette\", \"purity\"]",
+            "metrics = [\"silhouette\", \"purity\", \"trustworthiness\"]",
+        );
+    p.write("experiments/tiny.toml", &manifest);
+    p.run_ok(RUN);
+    let r = results(&p);
+    let reported = r["embeddings"]["pca"]["metrics"]["trustworthiness"]
+        .as_f64()
+        .expect("trustworthiness of the pca embedding");
+    // Clustering metrics stay with clusterings, metrics of embeddings with embeddings.
+    assert!(r["results"]["kmeans[n_clusters=2]"]["metrics"]["trustworthiness"].is_null());
+    assert!(r["embeddings"]["pca"]["metrics"]["silhouette"].is_null());
+
+    let (x, _) = common::synthetic(15, 6, 0.0);
+    let emb = p.read("reports/tiny/embeddings/pca.csv");
+    let rows: Vec<Vec<f64>> = emb
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').skip(2).map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let ids: Vec<usize> = emb
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let y = ndarray::Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
+    let xs = ndarray::Array2::from_shape_fn((ids.len(), 6), |(i, j)| x[ids[i] * 6 + j]);
+    let expected = attrclust_metrics::trustworthiness(xs.view(), y.view(), 10);
+    assert!(
+        (reported - expected).abs() < 1e-12,
+        "{reported} vs {expected}"
+    );
+    assert!(
+        reported < 1.0,
+        "2 of 6 dimensions cannot keep every neighbourhood"
+    );
+
+    let html = p.read("reports/tiny/index.html");
+    assert!(
+        html.contains("<td class=\"name\">trustworthiness</td>"),
+        "embedding table"
+    );
+    // One silhouette plot per clustering run (both shown: no select rule here).
+    assert_eq!(html.matches("silhouette of each sample").count(), 2);
+}
+
+#[test]
 fn html_is_self_contained_and_escapes_names() {
     let p = Project::new();
     p.run_ok(RUN);

@@ -96,6 +96,44 @@ fn port_type_mismatch() {
 }
 
 #[test]
+fn metrics_of_embeddings_score_reducers_only() {
+    let err =
+        invalid(|m| format!("{m}\n[step.tw]\nop = \"trustworthiness\"\ninput = \"kmeans\"\n"));
+    assert!(
+        err.contains(
+            "step `tw` (a metric) needs an embedding as input, but `kmeans` gives a clustering"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("feed it a reducer step"), "{err}");
+    // `select` picks a clustering run, so it cannot use a metric of embeddings.
+    let err = invalid(|m| {
+        m.replace(
+            "metrics = [\"silhouette\", \"purity\"]",
+            "metrics = [\"silhouette\", \"purity\", \"trustworthiness\"]\nselect = { metric = \"trustworthiness\" }",
+        )
+    });
+    let line = line_of(MANIFEST, "metrics = [") + 1;
+    assert!(err.contains(&format!("bad.toml:{line}:")), "{err}");
+    assert!(
+        err.contains("`select` picks a clustering run, but `trustworthiness` scores embeddings"),
+        "{err}"
+    );
+    // In [report] metrics it needs a featured reducer.
+    let err = invalid(|m| {
+        m.replace("embeddings = [\"pca\"]", "embeddings = []")
+            .replace(
+                "metrics = [\"silhouette\", \"purity\"]",
+                "metrics = [\"silhouette\", \"trustworthiness\"]",
+            )
+    });
+    assert!(
+        err.contains("[report] metric `trustworthiness` scores embeddings, but [report] embeddings lists no reducer step"),
+        "{err}"
+    );
+}
+
+#[test]
 fn structural_errors() {
     let err = invalid(|m| m.replace("[report]", "[reprot]"));
     assert!(

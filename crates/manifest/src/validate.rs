@@ -426,5 +426,22 @@ fn resolve_report(
             .hint(format!("metrics: {}", metric_names.join(", ")))),
         })
         .collect::<Result<Vec<_>>>()?;
+    // A metric of embeddings needs a featured reducer to score.
+    let has_reducer = embeddings
+        .iter()
+        .any(|e| plugins[names[e.as_str()]].kind() == PluginKind::Reducer);
+    if let Some((m, p)) = report
+        .metrics
+        .iter()
+        .zip(&metrics)
+        .find(|(_, p)| p.scores_embeddings() && !has_reducer)
+    {
+        return Err(Error::input(format!(
+            "[report] metric `{}` scores embeddings, but [report] embeddings lists no reducer step",
+            p.name
+        ))
+        .at(manifest.at(m.pos))
+        .hint("add a reducer step (pca, tsne, umap, …) to [report] embeddings"));
+    }
     Ok((embeddings, clusterings, metrics))
 }

@@ -108,8 +108,11 @@ pub(crate) fn render(
                 .join(", "),
             _ => String::new(),
         };
-        embeddings
-            .push(json!({"id": plan.nodes[i].id, "svg": svg, "explained_variance_ratio": ratio}));
+        let entry = &results["embeddings"][&plan.nodes[i].id];
+        embeddings.push(
+            json!({"id": plan.nodes[i].id, "svg": svg, "explained_variance_ratio": ratio,
+                               "metrics": metric_rows(entry), "info": info_rows(&d.info)}),
+        );
     }
 
     let selected = selected_runs(plan, run);
@@ -144,32 +147,8 @@ pub(crate) fn render(
             })
             .collect();
         let entry = &results["results"][&node.id];
-        let metrics: Vec<Value> = entry["metrics"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| {
-                        json!({"name": k, "value": fmt_num(v.as_f64()),
-                        "why": entry["undefined"][k].as_str().unwrap_or(""),
-                        "details": details_text(&entry["details"][k])})
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let info: Vec<Value> = c
-            .info
-            .iter()
-            .filter_map(|(k, v)| {
-                let text = match v {
-                    Info::Int(i) => i.to_string(),
-                    Info::Float(f) => fmt_num(Some(*f)),
-                    // Per-sample and per-merge arrays are drawn or kept in the cache, not listed.
-                    Info::Floats(_) | Info::Ints(_) => return None,
-                    Info::Text(t) => t.clone(),
-                };
-                Some(json!({"name": k, "value": text}))
-            })
-            .collect();
+        let metrics = metric_rows(entry);
+        let info = info_rows(&c.info);
         // A scatter of the clustering's input (first two columns), coloured by cluster, and the
         // top of the merge tree for hierarchical clusterings.
         let mut cluster_legend: Vec<(i64, String)> = cluster_ids
@@ -222,11 +201,16 @@ pub(crate) fn render(
             }
             _ => String::new(),
         };
+        let silhouette = if folded {
+            String::new()
+        } else {
+            silhouette_plot(plan, run, i, &c.assignments)?
+        };
         // With a selection, the other runs of a swept step are folded away.
         clusterings.push(json!({
             "id": node.id, "n_clusters": c.n_clusters(), "n_noise": c.n_noise(),
             "selected": is_selected, "folded": folded, "select_text": select_text,
-            "scatter": scatter, "dendrogram": dendrogram,
+            "scatter": scatter, "dendrogram": dendrogram, "silhouette": silhouette,
             "clusters": cluster_ids.iter().map(|c| if *c < 0 { "noise".to_string() } else { c.to_string() }).collect::<Vec<_>>(),
             "cluster_sizes": cluster_sizes, "cluster_purity": cluster_purity,
             "rows": rows, "metrics": metrics, "info": info,
@@ -265,6 +249,63 @@ pub(crate) fn render(
         .collect();
     ctx.insert("data_hashes", &data_hashes);
     render_template("report.html", REPORT_TEMPLATE, &ctx)
+}
+
+/// Table rows for the metrics of a results.json entry (a clustering or an embedding).
+fn metric_rows(entry: &Value) -> Vec<Value> {
+    entry["metrics"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    json!({"name": k, "value": fmt_num(v.as_f64()),
+                    "why": entry["undefined"][k].as_str().unwrap_or(""),
+                    "details": details_text(&entry["details"][k])})
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Table rows for a step's scalar results (inertia, KL divergence, …).
+fn info_rows(info: &std::collections::BTreeMap<String, Info>) -> Vec<Value> {
+    info.iter()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                Info::Int(i) => i.to_string(),
+                Info::Float(f) => fmt_num(Some(*f)),
+                // Per-sample and per-merge arrays are drawn or kept in the cache, not listed.
+                Info::Floats(_) | Info::Ints(_) => return None,
+                Info::Text(t) => t.clone(),
+            };
+            Some(json!({"name": k, "value": text}))
+        })
+        .collect()
+}
+
+/// The silhouette plot of a clustering run, when a `silhouette` metric scored it.
+fn silhouette_plot(
+    plan: &Plan,
+    run: &RunResult,
+    i: usize,
+    assignments: &[i64],
+) -> attrclust_core::Result<String> {
+    for j in plan.metrics_of(i) {
+        if plan.nodes[j].plugin.name != "silhouette" {
+            continue;
+        }
+        if let Artifact::Metric(v) = &*run.artifacts[j]
+            && let (Some(mean), Some(Info::Floats(values))) = (v.value, v.details.get("per_sample"))
+            && values.len() == assignments.len()
+        {
+            let title = format!(
+                "{} — silhouette of each sample (dashed: mean)",
+                plan.nodes[i].id
+            );
+            return plots::silhouette(assignments, values, mean, &title);
+        }
+    }
+    Ok(String::new())
 }
 
 /// One curve plot per clustering step swept over a single numeric parameter.

@@ -143,6 +143,29 @@ pub(crate) fn selected_runs(plan: &Plan, run: &RunResult) -> BTreeMap<String, us
     out
 }
 
+/// The metrics scored on run `i` (a clustering or an embedding): values (null where undefined),
+/// reasons where undefined, and details.
+fn scores_json(
+    plan: &Plan,
+    run: &RunResult,
+    i: usize,
+) -> (Map<String, Value>, Map<String, Value>, Map<String, Value>) {
+    let (mut metrics, mut undefined, mut details) = (Map::new(), Map::new(), Map::new());
+    for j in plan.metrics_of(i) {
+        if let Artifact::Metric(v) = &*run.artifacts[j] {
+            let name = plan.nodes[j].step_name.clone();
+            metrics.insert(name.clone(), v.value.map_or(Value::Null, |x| json!(x)));
+            if let Some(why) = &v.undefined_reason {
+                undefined.insert(name.clone(), json!(why));
+            }
+            if !v.details.is_empty() {
+                details.insert(name, info_json(&v.details));
+            }
+        }
+    }
+    (metrics, undefined, details)
+}
+
 /// The whole results.json document.
 pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
     let m = &plan.manifest.manifest;
@@ -150,21 +173,7 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
     for i in featured_clusterings(plan) {
         let node = &plan.nodes[i];
         let c = clustering(run, i);
-        let mut metrics = Map::new();
-        let mut undefined = Map::new();
-        let mut details = Map::new();
-        for j in plan.metrics_of(i) {
-            if let Artifact::Metric(v) = &*run.artifacts[j] {
-                let name = plan.nodes[j].step_name.clone();
-                metrics.insert(name.clone(), v.value.map_or(Value::Null, |x| json!(x)));
-                if let Some(why) = &v.undefined_reason {
-                    undefined.insert(name.clone(), json!(why));
-                }
-                if !v.details.is_empty() {
-                    details.insert(name, info_json(&v.details));
-                }
-            }
-        }
+        let (metrics, undefined, details) = scores_json(plan, run, i);
         results.insert(
             node.id.clone(),
             json!({
@@ -187,9 +196,12 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
     for i in featured_embeddings(plan) {
         let node = &plan.nodes[i];
         let d = dataset(run, i);
+        let (metrics, undefined, details) = scores_json(plan, run, i);
         embeddings.insert(
             node.id.clone(),
-            json!({"step": node.step_name, "op": node.plugin.name, "params": params_json(node), "info": info_json(&d.info)}),
+            json!({"step": node.step_name, "op": node.plugin.name, "params": params_json(node),
+                   "info": info_json(&d.info), "metrics": metrics, "undefined": undefined,
+                   "details": details}),
         );
     }
     let selected: Map<String, Value> = selected_runs(plan, run)
