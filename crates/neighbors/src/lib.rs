@@ -15,6 +15,7 @@ mod brute;
 mod heap;
 mod kdtree;
 mod metric;
+pub mod nndescent;
 
 pub use brute::BruteForce;
 pub use kdtree::{DEFAULT_LEAF_SIZE, KdTree};
