@@ -1,7 +1,8 @@
-//! Times HDBSCAN on a raw little-endian f64 matrix: `bench_hdbscan FILE ROWS COLS MIN_CLUSTER_SIZE`.
+//! Times HDBSCAN on a raw little-endian f64 matrix: `bench_hdbscan FILE ROWS COLS MIN_CLUSTER_SIZE [ALGORITHM]`.
+//! `ALGORITHM` (optional 5th argument): auto, prims or boruvka_kdtree.
 //! Used by benchmarks/compare.py for the side-by-side table; a benchmark, not a test.
 
-use attrclust_hdbscan::{Hdbscan, Metric, Selection};
+use attrclust_hdbscan::{Hdbscan, Metric, MstAlgorithm, Selection};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -26,6 +27,11 @@ fn main() {
         max_cluster_size: None,
         alpha: 1.0,
         metric: Metric::Euclidean,
+        algorithm: match args.get(5).map(String::as_str) {
+            Some("prims") => MstAlgorithm::Prims,
+            Some("boruvka_kdtree") => MstAlgorithm::BoruvkaKdTree,
+            _ => MstAlgorithm::Auto,
+        },
     };
     let t = std::time::Instant::now();
     let r = model.fit_rows(x.view()).unwrap();
