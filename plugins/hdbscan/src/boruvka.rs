@@ -229,8 +229,8 @@ impl Candidate {
     }
 }
 
-/// The minimum spanning tree of the mutual-reachability graph: max(core_i, core_j, d(i, j)/alpha).
-/// Returns the core distances too (the caller needs them for nothing else, but tests do).
+/// The minimum spanning tree of the mutual-reachability graph, edge weights
+/// max(core_i, core_j, d(i, j) / alpha), as (lower index, higher index, weight).
 pub(crate) fn mst(rows: &[Vec<f64>], min_samples: usize, alpha: f64, metric: Metric) -> Vec<Edge> {
     let n = rows.len();
     let tree = Tree::new(rows, metric);
