@@ -12,3 +12,5 @@ use attrclust_pca as _;
 use attrclust_random_projection as _;
 use attrclust_stability as _;
 use attrclust_transforms as _;
+use attrclust_tsne as _;
+use attrclust_umap as _;
