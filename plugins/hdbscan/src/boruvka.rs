@@ -149,37 +149,38 @@ fn build(
     at
 }
 
-/// Distance from each sample to its `k`-th nearest sample, the sample itself counted first.
-fn core_distances(tree: &Tree, k: usize) -> Vec<f64> {
+/// Distance from each sample to its `k`-th nearest sample, the sample itself counted first (by
+/// sample index), and each tree position's `k` nearest as (distance, tree position).
+fn core_distances(tree: &Tree, k: usize) -> (Vec<f64>, Vec<Vec<(f64, usize)>>) {
     let n = tree.order.len();
-    let by_position = map_chunks(n, CHUNK, |s, e| {
-        let mut best: Vec<f64> = Vec::with_capacity(k + 1);
+    let neighbors: Vec<Vec<(f64, usize)>> = map_chunks(n, CHUNK, |s, e| {
         (s..e)
             .map(|p| {
-                best.clear();
+                let mut best = Vec::with_capacity(k + 1);
                 knn_search(tree, 0, tree.point(p), k, &mut best);
-                tree.unreduce(best[k - 1])
+                best.iter_mut().for_each(|b| b.0 = tree.unreduce(b.0));
+                best
             })
-            .collect::<Vec<f64>>()
+            .collect::<Vec<_>>()
     })
     .concat();
     let mut core = vec![0.0; n];
     for (p, &i) in tree.order.iter().enumerate() {
-        core[i] = by_position[p];
+        core[i] = neighbors[p][k - 1].0;
     }
-    core
+    (core, neighbors)
 }
 
-/// Keeps in `best` the `k` smallest reduced distances from `q` (sorted ascending).
-fn knn_search(tree: &Tree, node: usize, q: &[f64], k: usize, best: &mut Vec<f64>) {
+/// Keeps in `best` the `k` nearest (reduced distance, tree position) to `q`, sorted ascending.
+fn knn_search(tree: &Tree, node: usize, q: &[f64], k: usize, best: &mut Vec<(f64, usize)>) {
     let nd = &tree.nodes[node];
     match nd.children {
         None => {
             for p in nd.start..nd.end {
                 let d = tree.reduced(q, tree.point(p));
-                if best.len() < k || d < best[k - 1] {
-                    let at = best.partition_point(|&x| x <= d);
-                    best.insert(at, d);
+                if best.len() < k || d < best[k - 1].0 {
+                    let at = best.partition_point(|x| x.0 <= d);
+                    best.insert(at, (d, p));
                     best.truncate(k);
                 }
             }
@@ -193,7 +194,7 @@ fn knn_search(tree: &Tree, node: usize, q: &[f64], k: usize, best: &mut Vec<f64>
                 [(b, bb), (a, ba)]
             };
             for (c, lb) in near_first {
-                if best.len() < k || lb <= best[k - 1] {
+                if best.len() < k || lb <= best[k - 1].0 {
                     knn_search(tree, c, q, k, best);
                 }
             }
@@ -234,7 +235,7 @@ impl Candidate {
 pub(crate) fn mst(rows: &[Vec<f64>], min_samples: usize, alpha: f64, metric: Metric) -> Vec<Edge> {
     let n = rows.len();
     let tree = Tree::new(rows, metric);
-    let core = core_distances(&tree, min_samples);
+    let (core, neighbors) = core_distances(&tree, min_samples);
     // Per tree position: core distance; per node: the smallest core distance inside.
     let core_at: Vec<f64> = tree.order.iter().map(|&i| core[i]).collect();
     let mut node_core = vec![f64::INFINITY; tree.nodes.len()];
@@ -290,14 +291,22 @@ pub(crate) fn mst(rows: &[Vec<f64>], min_samples: usize, alpha: f64, metric: Met
             node_comp: &node_comp,
             alpha,
         };
-        let best_at: Vec<Candidate> = map_chunks(n, CHUNK, |s, e| {
-            (s..e).map(|p| search.lightest_edge(p)).collect::<Vec<_>>()
-        })
-        .concat();
+        // Each chunk finds the lightest edge of each component it meets; a component's best so
+        // far bounds the searches of its later samples (only the component's minimum matters,
+        // and the total order makes that minimum unique, so the bounds change speed only).
+        let per_chunk = map_chunks(n, CHUNK, |s, e| {
+            let mut best: std::collections::HashMap<usize, Candidate> = Default::default();
+            for p in s..e {
+                let c = comp_at[p];
+                let bound = best.get(&c).copied().unwrap_or(Candidate::NONE);
+                let bound = search.neighbor_bound(p, &neighbors[p], bound);
+                best.insert(c, search.lightest_edge(p, bound));
+            }
+            best.into_iter().collect::<Vec<_>>()
+        });
         // Each component keeps its lightest edge.
         let mut lightest = vec![Candidate::NONE; n];
-        for (p, &cand) in best_at.iter().enumerate() {
-            let c = comp_at[p];
+        for (c, cand) in per_chunk.into_iter().flatten() {
             if cand.less(lightest[c]) {
                 lightest[c] = cand;
             }
@@ -339,10 +348,29 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
-    /// The lightest edge from the sample at tree position `p` to another component.
-    fn lightest_edge(&self, p: usize) -> Candidate {
-        let mut best = Candidate::NONE;
+    /// The lightest edge from the sample at tree position `p` to another component, or `bound`
+    /// if none is lighter.
+    fn lightest_edge(&self, p: usize, bound: Candidate) -> Candidate {
+        let mut best = bound;
         self.visit(0, p, &mut best);
+        best
+    }
+
+    /// `bound`, or the lightest edge to a k-nearest neighbour in another component if lighter:
+    /// a cheap first bound that lets the tree search prune from the start.
+    fn neighbor_bound(&self, p: usize, neighbors: &[(f64, usize)], bound: Candidate) -> Candidate {
+        let own = self.comp_at[p];
+        let i = self.tree.order[p];
+        let mut best = bound;
+        for &(d, r) in neighbors {
+            if self.comp_at[r] != own {
+                let w = (d / self.alpha).max(self.core_at[p]).max(self.core_at[r]);
+                let cand = Candidate::new(w, i, self.tree.order[r]);
+                if cand.less(best) {
+                    best = cand;
+                }
+            }
+        }
         best
     }
 
