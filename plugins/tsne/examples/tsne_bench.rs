@@ -36,6 +36,7 @@ fn main() {
         x.view(),
         attrclust_tsne::Metric::Euclidean,
         tsne.perplexity,
+        42,
     )
     .expect("affinities");
     println!(

@@ -44,6 +44,21 @@ pub fn attractive_forces(p: &SparseP, y: &[f64], dim: usize, kernel: Kernel) -> 
     parts.concat()
 }
 
+/// The KL gradient `c·(exaggeration·attraction − repulsion / Z)` from its two halves.
+pub fn combine(
+    att: &[f64],
+    rep: &[f64],
+    z: f64,
+    kernel: Kernel,
+    exaggeration: f64,
+    grad: &mut [f64],
+) {
+    let c = kernel.factor();
+    for ((g, a), r) in grad.iter_mut().zip(att).zip(rep) {
+        *g = c * (exaggeration * a - r / z);
+    }
+}
+
 /// KL(P ‖ Q) over the stored pairs, with Q = w / z for a given normalisation z.
 pub fn kl_divergence(p: &SparseP, y: &[f64], dim: usize, kernel: Kernel, z: f64) -> f64 {
     let parts = map_chunks(p.n, ROWS, |a, b| {

@@ -244,3 +244,75 @@ pub fn repulsion(y: &[f64], dim: usize, kernel: Kernel, theta: f64) -> (Vec<f64>
     let forces = parts.into_iter().flat_map(|p| p.0).collect();
     (forces, z)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::affinity::SparseP;
+    use crate::attraction::{attractive_forces, combine};
+    use attrclust_core::rng::Rng;
+
+    fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+        let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+        let den: f64 = b.iter().map(|y| y * y).sum();
+        (num / den).sqrt()
+    }
+
+    /// A sparse P linking each point to a few others.
+    fn ring_p(n: usize) -> SparseP {
+        let conditional: Vec<Vec<(u32, f64)>> = (0..n)
+            .map(|i| {
+                (1..=4)
+                    .map(|s| (((i + s * 7) % n) as u32, 0.25))
+                    .filter(|e| e.0 as usize != i)
+                    .collect()
+            })
+            .collect();
+        crate::affinity::symmetrize(&conditional)
+    }
+
+    #[test]
+    fn gradient_equals_exact_at_angle_zero_and_is_close_at_0_2() {
+        let mut rng = Rng::new(5);
+        let n = 400;
+        for dim in 1..=3 {
+            for dof in [1.0, 0.7] {
+                let kernel = Kernel::new(dof);
+                // Clustered points with some duplicates.
+                let mut y: Vec<f64> = (0..n * dim)
+                    .map(|k| ((k / dim) % 4) as f64 * 3.0 + rng.normal())
+                    .collect();
+                let dup: Vec<f64> = y[..dim].to_vec();
+                y[dim..2 * dim].copy_from_slice(&dup);
+                let p = ring_p(n);
+                let att = attractive_forces(&p, &y, dim, kernel);
+                let (rep_x, z_x) = crate::exact::repulsion(&y, dim, kernel);
+                let mut g_exact = vec![0.0; n * dim];
+                combine(&att, &rep_x, z_x, kernel, 1.0, &mut g_exact);
+                let mut g_dense = vec![0.0; n * dim];
+                crate::exact::gradient(&p.to_dense(), &y, dim, kernel, 1.0, &mut g_dense);
+                assert!(rel_err(&g_dense, &g_exact) < 1e-12);
+                for (angle, tol) in [(0.0, 1e-12), (0.2, 5e-3)] {
+                    let (rep, z) = repulsion(&y, dim, kernel, angle);
+                    let mut g = vec![0.0; n * dim];
+                    combine(&att, &rep, z, kernel, 1.0, &mut g);
+                    let e = rel_err(&g, &g_exact);
+                    assert!(e < tol, "dim {dim}, dof {dof}, angle {angle}: error {e}");
+                    assert!(((z - z_x) / z_x).abs() < tol, "Z {z} vs {z_x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn coincident_points_are_summarised_without_nan() {
+        let mut y = vec![1.0; 200];
+        y[0] = 5.0;
+        let (rep, z) = repulsion(&y, 2, Kernel::new(1.0), 0.5);
+        assert!(rep.iter().all(|v| v.is_finite()) && z.is_finite());
+        // 99 coincident points see each other at distance 0 (w = 1) and the far point.
+        let (rep_x, z_x) = crate::exact::repulsion(&y, 2, Kernel::new(1.0));
+        assert!(((z - z_x) / z_x).abs() < 1e-12);
+        assert!(rel_err(&rep, &rep_x) < 1e-12);
+    }
+}

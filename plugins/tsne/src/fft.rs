@@ -245,3 +245,42 @@ impl FftRepulsion {
         (forces, z)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attrclust_core::rng::Rng;
+
+    /// With openTSNE's settings the interpolation error depends on the interval width: below 1e-3
+    /// while the embedding spans less than the 50 minimum intervals (early iterations, width
+    /// < 0.3), a few percent once intervals reach width 1 (large spans), as in FIt-SNE.
+    #[test]
+    fn repulsion_is_close_to_exact() {
+        let mut rng = Rng::new(9);
+        for (n, spread, dof, tol, tol_z) in [
+            (500, 5.0, 1.0, 1e-3, 1e-5),
+            (500, 5.0, 0.8, 1e-3, 1e-5),
+            (500, 20.0, 1.0, 1e-2, 1e-3),
+            (800, 40.0, 1.0, 5e-2, 5e-3),
+        ] {
+            let kernel = Kernel::new(dof);
+            let y: Vec<f64> = (0..2 * n)
+                .map(|k| ((k / 2) % 5) as f64 * spread / 5.0 + rng.normal() * spread / 10.0)
+                .collect();
+            let (rep, z) = FftRepulsion::default().repulsion(&y, kernel);
+            let (rep_x, z_x) = crate::exact::repulsion(&y, 2, kernel);
+            let num: f64 = rep.iter().zip(&rep_x).map(|(a, b)| (a - b).powi(2)).sum();
+            let den: f64 = rep_x.iter().map(|b| b * b).sum();
+            let e = (num / den).sqrt();
+            assert!(e < tol, "n {n}, spread {spread}: relative error {e}");
+            assert!(((z - z_x) / z_x).abs() < tol_z, "Z {z} vs {z_x}");
+        }
+    }
+
+    #[test]
+    fn fft_sizes_are_smooth() {
+        assert_eq!(smooth_ceil(50), 50);
+        assert_eq!(smooth_ceil(77), 80);
+        assert_eq!(smooth_ceil(121), 125);
+    }
+}

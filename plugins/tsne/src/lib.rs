@@ -395,23 +395,20 @@ impl Tsne {
                 (n_iter, exact::kl_divergence(&p, &y, dim, kernel))
             }
             Method::BarnesHut | Method::Fft => {
-                let p = affinity::knn_affinities(rows.view(), self.metric, self.perplexity)?;
+                let p = affinity::knn_affinities(rows.view(), self.metric, self.perplexity, seed)?;
                 let mut fft = fft::FftRepulsion::default();
                 let angle = self.angle;
                 let mut repulsion = |y: &[f64]| match method {
                     Method::Fft => fft.repulsion(y, kernel),
                     _ => barnes_hut::repulsion(y, dim, kernel, angle),
                 };
-                let c = kernel.factor();
                 let n_iter = optimize::optimize(
                     &mut y,
                     &schedule,
                     |y, ex, g| {
                         let (rep, z) = repulsion(y);
                         let att = attraction::attractive_forces(&p, y, dim, kernel);
-                        for k in 0..g.len() {
-                            g[k] = c * (ex * att[k] - rep[k] / z);
-                        }
+                        attraction::combine(&att, &rep, z, kernel, ex, g);
                     },
                     progress,
                 );
@@ -486,6 +483,9 @@ fn check_spread(rows: ArrayView2<f64>, metric: Metric) -> Result<()> {
                 .sum::<f64>()
         })
         .fold(0.0, f64::max);
+    if !(spread.is_finite() && scale.is_finite()) {
+        return Err(affinity::overflow_error());
+    }
     if spread <= 1e-24 * scale {
         let what = match metric {
             Metric::Euclidean => "all samples are identical",
@@ -514,5 +514,234 @@ impl Reducer for Tsne {
         out.info
             .insert("learning_rate".into(), Info::Float(e.learning_rate));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn blobs(n: usize, d: usize, seed: u64) -> Array2<f64> {
+        let mut rng = Rng::new(seed);
+        let centres = Array2::from_shape_fn((4, d), |_| rng.uniform() * 20.0 - 10.0);
+        Array2::from_shape_fn((n, d), |(i, j)| centres[[i % 4, j]] + rng.normal())
+    }
+
+    fn err(t: &Tsne, x: &Array2<f64>) -> Error {
+        t.embed(x.view(), 0, &|_| {}).unwrap_err()
+    }
+
+    #[test]
+    fn identical_embeddings_with_one_and_two_threads() {
+        let x = blobs(240, 6, 1);
+        for method in [Method::Exact, Method::BarnesHut, Method::Fft] {
+            let tsne = Tsne {
+                method,
+                perplexity: 15.0,
+                max_iter: 300,
+                early_exaggeration_iter: 100,
+                ..Tsne::default()
+            };
+            let run = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| tsne.embed(x.view(), 7, &|_| {}).unwrap())
+            };
+            let (a, b) = (run(1), run(2));
+            let bits = |e: &Embedding| e.y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{method:?}");
+            assert_eq!(a.kl_divergence.to_bits(), b.kl_divergence.to_bits());
+            assert!(
+                a.kl_divergence > 0.0 && a.kl_divergence < 2.0,
+                "{}",
+                a.kl_divergence
+            );
+        }
+    }
+
+    #[test]
+    fn reducer_output_names_columns_and_reports_results() {
+        let x = blobs(120, 5, 2);
+        let input = Dataset {
+            x: x.clone(),
+            labels: vec![0; 120],
+            ids: (0..120).map(|i| i.to_string()).collect(),
+            classes: BTreeMap::new(),
+            columns: (0..5).map(|j| format!("c{j}")).collect(),
+            info: BTreeMap::new(),
+        };
+        let mut values = BTreeMap::new();
+        values.insert("perplexity".into(), ParamValue::Float(10.0));
+        values.insert("max_iter".into(), ParamValue::Int(300));
+        values.insert("learning_rate".into(), ParamValue::Str("auto".into()));
+        for spec in PARAMS {
+            if let (false, Some(v)) = (values.contains_key(spec.name), spec.default.value()) {
+                values.insert(spec.name.into(), v);
+            }
+        }
+        let tsne = Tsne::from_params(&Params::new(values, ".")).unwrap();
+        let out = Context::detached("tsne", 3, |ctx| tsne.fit_transform(&input, ctx)).unwrap();
+        assert_eq!(out.columns, ["tSNE1", "tSNE2"]);
+        assert_eq!(out.x.dim(), (120, 2));
+        assert_eq!(out.info["method"], Info::Text("exact".into()));
+        assert_eq!(out.info["learning_rate"], Info::Float(50.0));
+        assert_eq!(out.info["n_iter"], Info::Int(300));
+        assert!(matches!(out.info["kl_divergence"], Info::Float(kl) if kl > 0.0));
+    }
+
+    #[test]
+    fn auto_method_and_learning_rate() {
+        let t = Tsne::default();
+        assert_eq!(t.resolved_method(100).unwrap(), Method::Exact);
+        assert_eq!(t.resolved_method(2_000).unwrap(), Method::BarnesHut);
+        assert_eq!(t.resolved_method(50_000).unwrap(), Method::Fft);
+        let t3 = Tsne {
+            n_components: 3,
+            ..Tsne::default()
+        };
+        assert_eq!(t3.resolved_method(50_000).unwrap(), Method::BarnesHut);
+        assert_eq!(t.resolved_learning_rate(1_000), 50.0);
+        assert_eq!(t.resolved_learning_rate(48_000), 1_000.0);
+    }
+
+    #[test]
+    fn parameter_errors() {
+        let x = blobs(50, 3, 3);
+        let t = Tsne::default();
+        let e = err(&t, &x);
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.message
+                .contains("perplexity = 30 is too large for 50 samples"),
+            "{e}"
+        );
+        assert!(e.message.contains("below n_samples / 3 = 16.67"), "{e}");
+        assert!(e.hint.unwrap().contains("perplexity ≤ 16.33"));
+        let e = err(
+            &Tsne {
+                n_components: 3,
+                method: Method::Fft,
+                perplexity: 5.0,
+                ..Tsne::default()
+            },
+            &x,
+        );
+        assert!(
+            e.message.contains("fft\" embeds in 2 dimensions only"),
+            "{e}"
+        );
+        let e = err(
+            &Tsne {
+                n_components: 4,
+                method: Method::BarnesHut,
+                init: Init::Random,
+                perplexity: 5.0,
+                ..Tsne::default()
+            },
+            &x,
+        );
+        assert!(e.message.contains("at most 3 dimensions"), "{e}");
+        let big = Array2::from_shape_fn((EXACT_MAX_SAMPLES + 1, 2), |(i, j)| (i * 2 + j) as f64);
+        let e = err(
+            &Tsne {
+                method: Method::Exact,
+                ..Tsne::default()
+            },
+            &big,
+        );
+        assert!(e.message.contains("keeps an n × n matrix"), "{e}");
+        let e = err(
+            &Tsne {
+                n_components: 5,
+                perplexity: 5.0,
+                ..Tsne::default()
+            },
+            &x,
+        );
+        assert!(
+            e.message
+                .contains("needs at least n_components = 5 features"),
+            "{e}"
+        );
+        for (t, what) in [
+            (
+                Tsne {
+                    perplexity: 0.0,
+                    ..Tsne::default()
+                },
+                "perplexity must be positive",
+            ),
+            (
+                Tsne {
+                    dof: -1.0,
+                    ..Tsne::default()
+                },
+                "dof must be positive",
+            ),
+            (
+                Tsne {
+                    learning_rate: LearningRate::Fixed(0.0),
+                    ..Tsne::default()
+                },
+                "learning_rate must be positive",
+            ),
+        ] {
+            let e = err(&t, &x);
+            assert!(e.message.contains(what), "{e}");
+            assert_eq!(e.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn data_errors() {
+        let t = Tsne {
+            perplexity: 2.0,
+            ..Tsne::default()
+        };
+        let mut x = blobs(30, 3, 4);
+        x[[7, 2]] = f64::NAN;
+        let e = err(&t, &x);
+        assert!(
+            e.message
+                .contains("non-finite value (NaN) at row 7, column 2"),
+            "{e}"
+        );
+        let e = err(&t, &blobs(3, 3, 4));
+        assert!(e.message.contains("needs at least 4 samples"), "{e}");
+        let e = err(&t, &Array2::from_elem((30, 3), 1.5));
+        assert!(e.message.contains("all samples are identical"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+        let cosine = Tsne {
+            metric: Metric::Cosine,
+            init: Init::Random,
+            ..t.clone()
+        };
+        let parallel = Array2::from_shape_fn((30, 3), |(i, j)| (i + 1) as f64 * (j + 1) as f64);
+        let e = err(&cosine, &parallel);
+        assert!(
+            e.message
+                .contains("all samples point in the same direction"),
+            "{e}"
+        );
+        let mut zero = blobs(30, 3, 5);
+        zero.row_mut(4).fill(0.0);
+        let e = err(&cosine, &zero);
+        assert!(e.message.contains("row 4 is all zeros"), "{e}");
+        let mut huge = blobs(30, 3, 6);
+        huge.mapv_inplace(|v| v * 1e160);
+        let e = err(&t, &huge);
+        assert!(e.message.contains("overflow"), "{e}");
+    }
+
+    #[test]
+    fn learning_rate_takes_auto_or_a_number() {
+        let spec = PARAMS.iter().find(|p| p.name == "learning_rate").unwrap();
+        assert!(spec.check(&ParamValue::Str("auto".into())).is_ok());
+        assert!(spec.check(&ParamValue::Float(200.0)).is_ok());
+        assert!(spec.check(&ParamValue::Int(200)).is_ok());
+        assert!(spec.check(&ParamValue::Str("fast".into())).is_err());
     }
 }
