@@ -263,8 +263,22 @@ pub(crate) fn mst(rows: &[Vec<f64>], min_samples: usize, alpha: f64, metric: Met
 
     let mut parent: Vec<usize> = (0..n).collect();
     let mut edges: Vec<Edge> = Vec::with_capacity(n.saturating_sub(1));
+    // Edges found in the previous round; those still between two components bound both.
+    let mut known: Vec<Candidate> = Vec::new();
     while edges.len() + 1 < n {
         let component: Vec<usize> = (0..n).map(|i| find(&mut parent, i)).collect();
+        let mut seed = std::collections::HashMap::<usize, Candidate>::new();
+        for &cand in &known {
+            let (ca, cb) = (component[cand.1], component[cand.2]);
+            if ca != cb {
+                for c in [ca, cb] {
+                    let e = seed.entry(c).or_insert(Candidate::NONE);
+                    if cand.less(*e) {
+                        *e = cand;
+                    }
+                }
+            }
+        }
         // Component per tree position, and per node when all its samples share one.
         let comp_at: Vec<usize> = tree.order.iter().map(|&i| component[i]).collect();
         let mut node_comp = vec![usize::MAX; tree.nodes.len()];
@@ -298,7 +312,11 @@ pub(crate) fn mst(rows: &[Vec<f64>], min_samples: usize, alpha: f64, metric: Met
             let mut best: std::collections::HashMap<usize, Candidate> = Default::default();
             for p in s..e {
                 let c = comp_at[p];
-                let bound = best.get(&c).copied().unwrap_or(Candidate::NONE);
+                let bound = best
+                    .get(&c)
+                    .or_else(|| seed.get(&c))
+                    .copied()
+                    .unwrap_or(Candidate::NONE);
                 let bound = search.neighbor_bound(p, &neighbors[p], bound);
                 best.insert(c, search.lightest_edge(p, bound));
             }
@@ -306,6 +324,7 @@ pub(crate) fn mst(rows: &[Vec<f64>], min_samples: usize, alpha: f64, metric: Met
         });
         // Each component keeps its lightest edge.
         let mut lightest = vec![Candidate::NONE; n];
+        known = per_chunk.iter().flatten().map(|&(_, cand)| cand).collect();
         for (c, cand) in per_chunk.into_iter().flatten() {
             if cand.less(lightest[c]) {
                 lightest[c] = cand;
