@@ -166,20 +166,21 @@ impl FftRepulsion {
             }
         }
 
-        // Kernels on the circulant grid: offset a for a ≤ grid, a − m above (even in both axes).
-        let offset = |a: usize| {
-            if a <= grid {
-                a as f64
-            } else {
-                a as f64 - m as f64
-            }
-        };
-        k_grid.par_chunks_mut(m).enumerate().for_each(|(a, row)| {
-            let oa = offset(a) * h;
-            for (b, v) in row.iter_mut().enumerate() {
-                let ob = offset(b) * h;
+        // Kernels on the circulant grid: offset a for a ≤ grid, a − m above, so the grid is even
+        // in both axes; evaluate one quadrant and mirror it.
+        let quadrant: Vec<C> = (0..=grid)
+            .flat_map(|a| (0..=grid).map(move |b| (a, b)))
+            .map(|(a, b)| {
+                let (oa, ob) = (a as f64 * h, b as f64 * h);
                 let (w, wu) = kernel.w_wu(oa * oa + ob * ob);
-                *v = C::new(w, wu);
+                C::new(w, wu)
+            })
+            .collect();
+        let fold = |a: usize| if a <= grid { a } else { m - a };
+        k_grid.par_chunks_mut(m).enumerate().for_each(|(a, row)| {
+            let q = &quadrant[fold(a) * (grid + 1)..(fold(a) + 1) * (grid + 1)];
+            for (b, v) in row.iter_mut().enumerate() {
+                *v = q[fold(b)];
             }
         });
 

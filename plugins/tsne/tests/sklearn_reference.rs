@@ -13,17 +13,30 @@ fn matches_or_beats_scikit_learn_and_opentsne_on_digits() {
     let r = fixture("tsne_reference.json");
     let x = matrix(&r["X"]);
     let k = r["trustworthiness_n_neighbors"].as_u64().unwrap() as usize;
-    for (method, key) in [
+    let cases = [
         (Method::Exact, "sklearn_exact"),
         (Method::BarnesHut, "sklearn_barnes_hut"),
         (Method::Fft, "opentsne_fft"),
-    ] {
+    ];
+    // The three runs side by side: at n = 500 each keeps few parallel chunks busy.
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|&(method, _)| {
+                let x = &x;
+                s.spawn(move || {
+                    let tsne = Tsne {
+                        method,
+                        ..Tsne::default()
+                    };
+                    tsne.embed(x.view(), 0, &|_| {}).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ((method, key), e) in cases.iter().zip(runs) {
         let reference = &r[key];
-        let tsne = Tsne {
-            method,
-            ..Tsne::default()
-        };
-        let e = tsne.embed(x.view(), 0, &|_| {}).unwrap();
         let trust = trustworthiness(x.view(), e.y.view(), k);
         let (ref_trust, ref_kl) = (
             reference["trustworthiness"].as_f64().unwrap(),
