@@ -1,5 +1,7 @@
 //! UMAP on 20,000 × 50 gaussian blobs (12 centres): time per stage and trustworthiness.
-//! Run: `cargo run --release -p attrclust-umap --example umap_bench [n] [threads]`.
+//! Run: `cargo run --release -p attrclust-umap --example umap_bench [n] [threads] [side]`
+//! (`side`: centres uniform in [−side/2, side/2]^50, default 20; e.g. 3 makes the blobs touch, so
+//! the neighbour graph is connected and the spectral initialisation runs).
 
 use std::time::Instant;
 
@@ -20,8 +22,9 @@ fn main() {
             .expect("one global pool");
     }
     let d = 50;
+    let side = args.get(2).copied().unwrap_or(20) as f64;
     let mut rng = Rng::new(7);
-    let centres = Array2::from_shape_fn((12, d), |_| 20.0 * rng.uniform() - 10.0);
+    let centres = Array2::from_shape_fn((12, d), |_| side * (rng.uniform() - 0.5));
     let x = Array2::from_shape_fn((n, d), |(i, j)| centres[[i % 12, j]] + rng.normal());
     let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
     let clock = Instant::now();
