@@ -4,6 +4,7 @@
 //! fraction of variance to keep, optional whitening, and deterministic signs (the largest
 //! loading of each component is positive, as `svd_flip(u_based_decision=False)`).
 
+use attrclust_core::parallel::map_chunks;
 use attrclust_core::params::Default as D;
 use attrclust_core::plugin::require_samples;
 use attrclust_core::{
@@ -127,18 +128,19 @@ impl Pca {
             .into_iter()
             .map(|c| c.sum() / n as f64)
             .collect();
-        let centred = x - &ndarray::Array1::from(mean.clone());
+        let mean_row = ndarray::Array1::from(mean.clone());
+        let centred = || x - &mean_row;
         let solver = self.resolved_solver(n, d);
         // Each solver gives components (rows, largest variance first), their variances and the
         // total variance of the data.
         let (vectors, variance, total) = match solver {
-            Solver::CovarianceEigh => covariance_eigh(&centred),
-            Solver::Full => full_svd(&centred),
+            Solver::CovarianceEigh => covariance_eigh(x, &mean_row),
+            Solver::Full => full_svd(&centred()),
             Solver::Randomized => {
                 let Components::Count(k) = self.n_components else {
                     unreachable!("resolved_solver picks randomized for counts only")
                 };
-                randomized_svd(&centred, k, self.seed)
+                randomized_svd(&centred(), k, self.seed)
             }
             Solver::Auto => unreachable!("resolved"),
         };
@@ -217,10 +219,25 @@ fn to_dmatrix(a: &Array2<f64>) -> DMatrix<f64> {
     DMatrix::from_fn(a.nrows(), a.ncols(), |i, j| a[[i, j]])
 }
 
+/// Rows per parallel block of the Gram matrix and of the projection. Fixed, so the sums (added in
+/// block order) are the same for any thread count.
+const BLOCK_ROWS: usize = 4096;
+
+/// (X − mean)ᵀ·(X − mean), summed over fixed row blocks centred on the fly, in parallel.
+fn centred_gram(x: &Array2<f64>, mean: &ndarray::Array1<f64>) -> Array2<f64> {
+    let d = x.ncols();
+    map_chunks(x.nrows(), BLOCK_ROWS, |a, b| {
+        let block = &x.slice(ndarray::s![a..b, ..]) - mean;
+        block.t().dot(&block)
+    })
+    .into_iter()
+    .fold(Array2::zeros((d, d)), |acc, part| acc + part)
+}
+
 /// Components from the eigendecomposition of the covariance matrix.
-fn covariance_eigh(centred: &Array2<f64>) -> Spectrum {
-    let (n, d) = centred.dim();
-    let cov = centred.t().dot(centred) / (n as f64 - 1.0);
+fn covariance_eigh(x: &Array2<f64>, mean: &ndarray::Array1<f64>) -> Spectrum {
+    let (n, d) = x.dim();
+    let cov = centred_gram(x, mean) / (n as f64 - 1.0);
     let eig = SymmetricEigen::new(to_dmatrix(&cov));
     let mut order: Vec<usize> = (0..d).collect();
     order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
@@ -295,8 +312,16 @@ fn randomized_svd(centred: &Array2<f64>, k: usize, seed: u64) -> Spectrum {
 
 impl PcaFit {
     pub fn transform(&self, x: &Array2<f64>, whiten: bool) -> Array2<f64> {
-        let centred = x - &ndarray::Array1::from(self.mean.clone());
-        let mut t = centred.dot(&self.components.t());
+        let mean = ndarray::Array1::from(self.mean.clone());
+        let parts = map_chunks(x.nrows(), BLOCK_ROWS, |a, b| {
+            (&x.slice(ndarray::s![a..b, ..]) - &mean).dot(&self.components.t())
+        });
+        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        let mut t = if views.is_empty() {
+            Array2::zeros((0, self.components.nrows()))
+        } else {
+            ndarray::concatenate(ndarray::Axis(0), &views).expect("blocks of equal width")
+        };
         if whiten {
             for (mut col, var) in t.columns_mut().into_iter().zip(&self.explained_variance) {
                 let s = var.sqrt().max(f64::MIN_POSITIVE);
