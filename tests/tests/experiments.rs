@@ -26,7 +26,7 @@ fn every_committed_manifest_validates() {
 #[test]
 fn the_other_experiments_run_on_the_demo_data() {
     let p = common::Project::new();
-    for (name, runs) in [("all_classes", 7), ("families", 5)] {
+    for (name, runs) in [("all_classes", 8), ("families", 5)] {
         let manifest = experiments_dir().join(format!("{name}.toml"));
         p.run_ok(&["run", manifest.to_str().unwrap()]);
         let r: serde_json::Value =
@@ -90,6 +90,21 @@ fn the_main_job_runs_on_the_demo_data_and_reruns_from_cache() {
             );
         }
     }
+    // The 2-D maps keep neighbourhoods on the real attributions (PCA on 20 components keeps
+    // nearly all): trustworthiness of each, and t-SNE's final KL divergence.
+    let embeddings = r["embeddings"].as_object().unwrap();
+    assert_eq!(
+        embeddings.keys().collect::<Vec<_>>(),
+        ["pca", "tsne", "umap"]
+    );
+    for (id, e) in embeddings {
+        let t = e["metrics"]["trustworthiness"].as_f64().unwrap();
+        assert!(t > 0.95, "{id}: trustworthiness {t}");
+    }
+    let kl = embeddings["tsne"]["info"]["kl_divergence"]
+        .as_f64()
+        .unwrap();
+    assert!(kl > 0.0 && kl < 2.0, "t-SNE KL {kl}");
     let second = p.run_ok(&["run", manifest]);
     assert!(second.computed().is_empty(), "{}", second.stdout);
 }

@@ -189,10 +189,22 @@ fn html_is_self_contained_and_escapes_names() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
+    // With the random reducers too: t-SNE (Barnes-Hut, exact below 400 samples: force the tree)
+    // and UMAP, both parallel inside.
+    let manifest = MANIFEST.replace(
+        "[report]\nembeddings = [\"pca\"]",
+        "[step.tsne]\nop = \"tsne\"\ninput = \"scaled\"\nperplexity = 10\nmethod = \"barnes_hut\"\n\n\
+         [step.umap]\nop = \"umap\"\ninput = \"scaled\"\nn_neighbors = 10\n\n\
+         [report]\nembeddings = [\"pca\", \"tsne\", \"umap\"]",
+    );
+    assert_ne!(manifest, MANIFEST);
     let a = Project::new();
     let b = Project::new();
+    a.write("experiments/tiny.toml", &manifest);
+    b.write("experiments/tiny.toml", &manifest);
     a.run_ok(&["--threads", "1", "run", "experiments/tiny.toml"]);
     b.run_ok(&["run", "--threads", "2", "experiments/tiny.toml"]);
+    assert!(a.read("reports/tiny/embeddings/umap.csv").lines().count() == 61);
     common::assert_same_files(
         &a.report_files("reports/tiny"),
         &b.report_files("reports/tiny"),
