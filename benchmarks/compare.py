@@ -8,7 +8,7 @@ Set-up (outside the repo):
 Run:
     OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 /root/refenv/bin/python benchmarks/compare.py --n 20000
 
-Data: make_blobs(n, 64 features, 12 centres, random_state=0), as the issue tables. attrclust's
+Data: make_blobs(n, --features (64), 12 centres, random_state=0), as the issue tables. attrclust's
 time is the step's own time from its per-step log (data loading excluded, like the peers');
 each is the median of --repeat runs with an empty cache. Quality is compared at the same time:
 k-means inertia, and the ARI between our labels and the peer's.
@@ -74,10 +74,11 @@ def median(xs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--features", type=int, default=64, help="2 = the 'HDBSCAN on a UMAP map' case")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", nargs="*", default=["kmeans", "silhouette", "hdbscan", "dbscan", "ward"])
     args = ap.parse_args()
-    X, y = make_blobs(n_samples=args.n, n_features=64, centers=12, random_state=0)
+    X, y = make_blobs(n_samples=args.n, n_features=args.features, centers=12, random_state=0)
     work = tempfile.mkdtemp(prefix="attrclust-bench-")
     np.savez(os.path.join(work, "blobs.npz"), X=X, y=y)
     rows = []
@@ -133,7 +134,7 @@ def main():
             theirs.append(tw)
         add("ward (12 clusters)", "scikit-learn", ours, theirs, f"ARI {adjusted_rand_score(labels, ag.labels_):.4f}")
 
-    print(f"\n| {args.n} × 64 blobs | peer | attrclust | peer time | ratio (peer / ours) | quality |")
+    print(f"\n| {args.n} × {args.features} blobs | peer | attrclust | peer time | ratio (peer / ours) | quality |")
     print("|---|---|---|---|---|---|")
     for name, peer, ours, theirs, quality in rows:
         print(f"| {name} | {peer} | {ours:.2f} s | {theirs:.2f} s | {theirs / ours:.1f}× | {quality} |")
