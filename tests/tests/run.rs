@@ -157,6 +157,8 @@ fn embeddings_are_scored_and_clusterings_get_silhouette_plots() {
         html.contains("<td class=\"name\">trustworthiness</td>"),
         "embedding table"
     );
+    // PCA's explained variance as a scree plot.
+    assert_eq!(html.matches("pca — scree plot").count(), 1);
     // One silhouette plot per clustering run (both shown: no select rule here).
     assert_eq!(html.matches("silhouette of each sample").count(), 2);
 }

@@ -108,10 +108,17 @@ pub(crate) fn render(
                 .join(", "),
             _ => String::new(),
         };
+        let scree = match d.info.get("explained_variance_ratio") {
+            Some(Info::Floats(r)) if r.len() > 1 => plots::scree(
+                &r[..r.len().min(50)],
+                &format!("{} — scree plot", plan.nodes[i].id),
+            )?,
+            _ => String::new(),
+        };
         let entry = &results["embeddings"][&plan.nodes[i].id];
         embeddings.push(
             json!({"id": plan.nodes[i].id, "svg": svg, "explained_variance_ratio": ratio,
-                               "metrics": metric_rows(entry), "info": info_rows(&d.info)}),
+                               "metrics": metric_rows(entry), "info": info_rows(&d.info), "scree": scree}),
         );
     }
 

@@ -345,3 +345,68 @@ pub fn silhouette(
     }
     Ok(svg)
 }
+
+/// Scree plot of a PCA: each component's explained variance ratio as a bar, and the cumulative
+/// ratio as a line.
+pub fn scree(ratio: &[f64], title: &str) -> attrclust_core::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (560, 320)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let k = ratio.len();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(48)
+            .build_cartesian_2d(0.5..(k as f64 + 0.5), 0.0..1.05)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .x_desc("component")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc("explained variance ratio")
+            .draw()
+            .map_err(plot_error)?;
+        let (r, g, b) = rgb(0);
+        chart
+            .draw_series(ratio.iter().enumerate().map(|(i, &v)| {
+                let x = i as f64 + 1.0;
+                Rectangle::new([(x - 0.35, 0.0), (x + 0.35, v)], RGBColor(r, g, b).filled())
+            }))
+            .map_err(plot_error)?
+            .label("per component")
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 4), (x + 12, y + 4)], RGBColor(r, g, b).filled())
+            });
+        let mut total = 0.0;
+        let cumulative: Vec<(f64, f64)> = ratio
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                total += v;
+                (i as f64 + 1.0, total)
+            })
+            .collect();
+        let (r2, g2, b2) = rgb(1);
+        let line = RGBColor(r2, g2, b2);
+        chart
+            .draw_series(LineSeries::new(
+                cumulative.iter().copied(),
+                line.stroke_width(2),
+            ))
+            .map_err(plot_error)?
+            .label("cumulative")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], line));
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::MiddleRight)
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
