@@ -539,3 +539,30 @@ fn select_features_the_best_run_of_a_sweep() {
         out.stderr
     );
 }
+
+#[test]
+fn reducer_limits_are_input_errors_naming_the_step_and_the_largest_value() {
+    // 60 samples: t-SNE's default perplexity 30 needs 3 · 30 < n; UMAP's n_neighbors must be < n.
+    for (step, expected) in [
+        (
+            "[step.tsne]\nop = \"tsne\"\ninput = \"pca\"\n",
+            ["step `tsne`", "(the largest allowed here)"],
+        ),
+        (
+            "[step.umap]\nop = \"umap\"\ninput = \"pca\"\nn_neighbors = 60\n",
+            ["step `umap`", "n_neighbors ≤ 59"],
+        ),
+    ] {
+        let p = Project::new();
+        p.write(
+            "experiments/tiny.toml",
+            &MANIFEST.replace("[report]", &format!("{step}\n[report]")),
+        );
+        let out = p.run(RUN);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        for text in expected {
+            assert!(out.stderr.contains(text), "{text}: {}", out.stderr);
+        }
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}
