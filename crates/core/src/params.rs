@@ -89,7 +89,10 @@ impl ParamType {
             (ParamType::FloatOr(_), ParamValue::Int(_) | ParamValue::Float(_)) => true,
             (ParamType::FloatOr(words), ParamValue::Str(s)) => {
                 if !words.contains(&s.as_str()) {
-                    return Err(format!("`{s}` is neither a number nor {}", quoted_list(words)));
+                    return Err(format!(
+                        "`{s}` is neither a number nor {}",
+                        quoted_list(words)
+                    ));
                 }
                 true
             }
