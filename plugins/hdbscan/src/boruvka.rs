@@ -187,18 +187,23 @@ fn knn_search(tree: &Tree, node: usize, q: &[f64], k: usize, best: &mut Vec<(f64
         }
         Some((a, b)) => {
             let bound = |c: usize| reduce_bound(tree, tree.box_bound(q, &tree.nodes[c]));
-            let (ba, bb) = (bound(a), bound(b));
-            let near_first = if ba <= bb {
-                [(a, ba), (b, bb)]
-            } else {
-                [(b, bb), (a, ba)]
-            };
-            for (c, lb) in near_first {
+            for (c, lb) in nearer_first(a, b, bound) {
                 if best.len() < k || lb <= best[k - 1].0 {
                     knn_search(tree, c, q, k, best);
                 }
             }
         }
+    }
+}
+
+/// Two child nodes with their lower bounds, the lower first (visiting it first tightens the
+/// bound sooner).
+fn nearer_first(a: usize, b: usize, bound: impl Fn(usize) -> f64) -> [(usize, f64); 2] {
+    let (ba, bb) = (bound(a), bound(b));
+    if ba <= bb {
+        [(a, ba), (b, bb)]
+    } else {
+        [(b, bb), (a, ba)]
     }
 }
 
@@ -426,13 +431,7 @@ impl Search<'_> {
                         .max(core_i)
                         .max(self.node_core[c])
                 };
-                let (ba, bb) = (bound(a), bound(b));
-                let near_first = if ba <= bb {
-                    [(a, ba), (b, bb)]
-                } else {
-                    [(b, bb), (a, ba)]
-                };
-                for (c, lb) in near_first {
+                for (c, lb) in nearer_first(a, b, bound) {
                     // Skip when no edge into c can beat the best: heavier, or as heavy with a
                     // larger lower index.
                     let skip =
