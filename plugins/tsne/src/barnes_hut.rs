@@ -165,14 +165,17 @@ impl<'a> Tree<'a> {
     }
 
     /// For point i: `(Σⱼ wᵢⱼ, Σⱼ wᵢⱼ·uᵢⱼ·(yᵢ − yⱼ))` over j ≠ i, approximated with opening angle θ.
-    fn repulsion_of(
+    /// `D` is the embedding dimension as a constant, so the per-coordinate loops unroll (the
+    /// tree walk is t-SNE's hot loop for small n).
+    fn repulsion_of<const D: usize>(
         &self,
         i: usize,
         theta2: f64,
         kernel: Kernel,
         stack: &mut Vec<u32>,
     ) -> (f64, [f64; MAX_DIM]) {
-        let dim = self.dim;
+        debug_assert_eq!(D, self.dim);
+        let dim = D;
         let yi = self.point(i);
         let mut sum_w = 0.0;
         let mut f = [0.0; MAX_DIM];
@@ -234,7 +237,11 @@ pub fn repulsion(y: &[f64], dim: usize, kernel: Kernel, theta: f64) -> (Vec<f64>
         let mut out = Vec::with_capacity((b - a) * dim);
         let mut z = 0.0;
         for i in a..b {
-            let (s, f) = tree.repulsion_of(i, theta2, kernel, &mut stack);
+            let (s, f) = match dim {
+                1 => tree.repulsion_of::<1>(i, theta2, kernel, &mut stack),
+                2 => tree.repulsion_of::<2>(i, theta2, kernel, &mut stack),
+                _ => tree.repulsion_of::<3>(i, theta2, kernel, &mut stack),
+            };
             z += s;
             out.extend_from_slice(&f[..dim]);
         }
