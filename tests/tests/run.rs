@@ -566,3 +566,30 @@ fn reducer_limits_are_input_errors_naming_the_step_and_the_largest_value() {
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
+
+#[test]
+fn the_overview_lists_each_class_top_channels() {
+    let p = Project::new();
+    p.run_ok(RUN);
+    let r = results(&p);
+    // Recompute from the data: mean attribution per class and channel, largest first.
+    let (x, y) = common::synthetic(15, 6, 0.0);
+    let mut expected = serde_json::Map::new();
+    for (class, name) in common::CLASS_NAMES.iter().enumerate() {
+        let rows: Vec<usize> = (0..y.len()).filter(|&i| y[i] == class as i64).collect();
+        let mean: Vec<f64> = (0..6)
+            .map(|c| rows.iter().map(|&i| x[i * 6 + c]).sum::<f64>() / rows.len() as f64)
+            .collect();
+        let mut order: Vec<usize> = (0..6).collect();
+        order.sort_by(|&a, &b| mean[b].total_cmp(&mean[a]).then(a.cmp(&b)));
+        let names: Vec<String> = order[..5].iter().map(|c| format!("ch_{c}")).collect();
+        expected.insert(name.to_string(), serde_json::json!(names));
+    }
+    assert_eq!(r["overview"]["top_channels"], Value::Object(expected));
+    // Groups: the manifest's color and patch families.
+    let groups = r["overview"]["group_top_channels"].as_object().unwrap();
+    assert_eq!(groups.keys().collect::<Vec<_>>(), ["color", "patch"]);
+    let html = p.read("reports/tiny/index.html");
+    assert!(html.contains("Mean attribution per class and channel"));
+    assert!(html.contains("cosine similarity of class means"));
+}

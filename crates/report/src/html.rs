@@ -89,6 +89,52 @@ pub(crate) fn render(
         );
     }
 
+    // Which channels carry each class's attribution: heatmap, top channels, class similarity.
+    let (class_profiles, group_profiles) = crate::overview::profiles(data, &m.groups);
+    let heatmap = if class_profiles.is_empty() || data.n_features() == 0 {
+        String::new()
+    } else {
+        let rows: Vec<(String, Vec<f64>)> = class_profiles
+            .iter()
+            .map(|p| (p.name.clone(), p.mean.clone()))
+            .collect();
+        plots::heatmap(
+            &rows,
+            &data.columns,
+            "channel",
+            "Mean attribution per class and channel (red positive, blue negative)",
+        )?
+    };
+    let top_rows = |profiles: &[crate::overview::Profile]| -> Vec<Value> {
+        profiles
+            .iter()
+            .map(|p| {
+                let channels: Vec<String> = p
+                    .top
+                    .iter()
+                    .map(|&c| format!("{} ({})", data.columns[c], fmt_num(Some(p.mean[c]))))
+                    .collect();
+                json!({"name": p.name, "color": p.class.map(plots::class_color).unwrap_or_default(),
+                       "channels": channels.join(", ")})
+            })
+            .collect()
+    };
+    let top_classes = top_rows(&class_profiles);
+    let top_groups = top_rows(&group_profiles);
+    let similarity: Vec<Value> = class_profiles
+        .iter()
+        .map(|a| {
+            let cells: Vec<Value> = class_profiles
+                .iter()
+                .map(|b| {
+                    let s = crate::overview::cosine(&a.mean, &b.mean);
+                    json!({"value": fmt_num(Some(s)), "color": plots::diverging_hex(s)})
+                })
+                .collect();
+            json!({"name": a.name, "cells": cells})
+        })
+        .collect();
+
     let mut embeddings = Vec::new();
     for i in featured_embeddings(plan) {
         let d = dataset(run, i);
@@ -249,6 +295,17 @@ pub(crate) fn render(
         .map(|(g, members)| json!({"name": g, "members": members.join(", ")}))
         .collect();
     ctx.insert("groups", &groups);
+    ctx.insert("heatmap", &heatmap);
+    ctx.insert("top_classes", &top_classes);
+    ctx.insert("top_groups", &top_groups);
+    ctx.insert("similarity", &similarity);
+    ctx.insert(
+        "similarity_names",
+        &class_profiles
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>(),
+    );
     let data_hashes: Vec<Value> = plan
         .data_hashes
         .iter()

@@ -7,6 +7,7 @@
 //! previous report intact.
 
 mod html;
+mod overview;
 mod plots;
 mod results;
 

@@ -410,3 +410,96 @@ pub fn scree(ratio: &[f64], title: &str) -> attrclust_core::Result<String> {
     }
     Ok(svg)
 }
+
+/// Diverging colour for `v` in [−1, 1]: blue (negative) through white to red (positive).
+fn diverging(v: f64) -> RGBColor {
+    let t = v.clamp(-1.0, 1.0);
+    let mix = |a: u8, b: u8, f: f64| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    if t >= 0.0 {
+        RGBColor(mix(255, 0xb2, t), mix(255, 0x18, t), mix(255, 0x2b, t))
+    } else {
+        RGBColor(mix(255, 0x21, -t), mix(255, 0x66, -t), mix(255, 0xac, -t))
+    }
+}
+
+/// [`diverging`] as `#rrggbb`, for table cells.
+pub fn diverging_hex(v: f64) -> String {
+    let RGBColor(r, g, b) = diverging(v);
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// A rows × columns heatmap of values scaled by the largest magnitude (diverging colours, so
+/// positive and negative attributions read apart), row names on the left.
+pub fn heatmap(
+    rows: &[(String, Vec<f64>)],
+    columns: &[String],
+    x_desc: &str,
+    title: &str,
+) -> attrclust_core::Result<String> {
+    let n_rows = rows.len().max(1);
+    let n_cols = columns.len().max(1);
+    let scale = rows
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(f64::MIN_POSITIVE);
+    let height = (60 + 18 * n_rows as u32).max(160);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let names: Vec<String> = rows.iter().map(|(n, _)| n.clone()).collect();
+        // Segmented axes put each label at the centre of its cell.
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(170)
+            // A segmented range a..b has a segment for every value a..=b.
+            .build_cartesian_2d(
+                (0..n_cols as i32 - 1).into_segmented(),
+                (0..n_rows as i32 - 1).into_segmented(),
+            )
+            .map_err(plot_error)?;
+        let label = |v: &SegmentValue<i32>, of: &dyn Fn(usize) -> String| match v {
+            SegmentValue::CenterOf(i) if *i >= 0 => of(*i as usize),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(n_cols.min(16))
+            .x_label_formatter(&|v| label(v, &|c| columns.get(c).cloned().unwrap_or_default()))
+            .y_labels(n_rows)
+            // Row 0 at the top.
+            .y_label_formatter(&|v| {
+                label(v, &|r| {
+                    n_rows
+                        .checked_sub(r + 1)
+                        .and_then(|k| names.get(k))
+                        .cloned()
+                        .unwrap_or_default()
+                })
+            })
+            .x_desc(x_desc)
+            .draw()
+            .map_err(plot_error)?;
+        for (r, (_, values)) in rows.iter().enumerate() {
+            let y = (n_rows - r - 1) as i32;
+            chart
+                .draw_series(values.iter().enumerate().map(|(c, v)| {
+                    let x = c as i32;
+                    Rectangle::new(
+                        [
+                            (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                            (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+                        ],
+                        diverging(v / scale).filled(),
+                    )
+                }))
+                .map_err(plot_error)?;
+        }
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}

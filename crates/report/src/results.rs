@@ -204,6 +204,22 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
                    "details": details}),
         );
     }
+    // Which channels carry each class's (and group's) attribution, on the loaded data.
+    let data = dataset(run, 0);
+    let (class_profiles, group_profiles) = crate::overview::profiles(data, &m.groups);
+    let top = |profiles: &[crate::overview::Profile]| -> Map<String, Value> {
+        profiles
+            .iter()
+            .map(|p| {
+                let names: Vec<&str> = p.top.iter().map(|&c| data.columns[c].as_str()).collect();
+                (p.name.clone(), json!(names))
+            })
+            .collect()
+    };
+    let overview = json!({
+        "top_channels": top(&class_profiles),
+        "group_top_channels": top(&group_profiles),
+    });
     let selected: Map<String, Value> = selected_runs(plan, run)
         .into_iter()
         .map(|(step, r)| (step, json!(plan.nodes[r].id)))
@@ -219,6 +235,7 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
         "provenance": provenance(plan),
         "results": results,
         "embeddings": embeddings,
+        "overview": overview,
     })
 }
 
