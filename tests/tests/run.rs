@@ -593,3 +593,88 @@ fn the_overview_lists_each_class_top_channels() {
     assert!(html.contains("Mean attribution per class and channel"));
     assert!(html.contains("cosine similarity of class means"));
 }
+
+#[test]
+fn diff_compares_reports_and_git_revisions_metric_by_metric() {
+    let p = Project::new();
+    p.run_ok(RUN);
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(p.path(""))
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "reports"]);
+    git(&["commit", "-q", "-m", "report"]);
+    p.write("old/results.json", &p.read("reports/tiny/results.json"));
+
+    // Unchanged: no differences, against the file and against the committed revision.
+    let same = p.run_ok(&["diff", "old/results.json", "reports/tiny"]);
+    assert!(same.stdout.ends_with("no differences\n"), "{}", same.stdout);
+
+    // One swept value replaced: one run gone, one new.
+    p.write(
+        "experiments/tiny.toml",
+        &MANIFEST.replace("sweep = [2, 4]", "sweep = [2, 3]"),
+    );
+    p.run_ok(RUN);
+    let new = results(&p);
+    let out = p.run_ok(&["diff", "HEAD:reports/tiny", "reports/tiny"]);
+    assert!(
+        out.stdout
+            .starts_with("A: HEAD:reports/tiny\nB: reports/tiny\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("only in A: run kmeans[n_clusters=4]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("only in B: run kmeans[n_clusters=3]"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.ends_with("2 differences\n"), "{}", out.stdout);
+
+    // A metric that changed shows both values: edit the old file's silhouette of k = 2.
+    let mut old: Value = serde_json::from_str(&p.read("old/results.json")).unwrap();
+    let sil = new["results"]["kmeans[n_clusters=2]"]["metrics"]["silhouette"]
+        .as_f64()
+        .unwrap();
+    old["results"]["kmeans[n_clusters=2]"]["metrics"]["silhouette"] = serde_json::json!(sil - 0.25);
+    p.write("old/results.json", &old.to_string());
+    let out = p.run_ok(&["diff", "old/results.json", "reports/tiny/results.json"]);
+    assert!(
+        out.stdout
+            .contains("run kmeans[n_clusters=2]\n  silhouette"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("(+0.250000)"), "{}", out.stdout);
+
+    // Bad arguments are input errors.
+    let missing = p.run(&["diff", "nowhere.json", "reports/tiny"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("`nowhere.json` does not exist"),
+        "{}",
+        missing.stderr
+    );
+    let bad_rev = p.run(&["diff", "nosuchrev:reports/tiny", "reports/tiny"]);
+    assert_eq!(bad_rev.code, 2);
+    assert!(
+        bad_rev.stderr.contains("git has no `reports/tiny`"),
+        "{}",
+        bad_rev.stderr
+    );
+}

@@ -49,7 +49,68 @@ pub fn dispatch(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Command::Cache(cmd) => cache_command(cmd, &cache_dir),
+        Command::Diff { a, b, tolerance } => {
+            let (ra, rb) = (read_results(a)?, read_results(b)?);
+            let changes = attrclust_report::diff::diff(&ra, &rb, *tolerance);
+            print!("{}", attrclust_report::diff::render(&changes, a, b));
+            Ok(())
+        }
     }
+}
+
+/// A results.json given as a file, a report folder, or `REV:PATH` (read with `git show`).
+fn read_results(spec: &str) -> Result<serde_json::Value> {
+    let local = Path::new(spec);
+    let text = if local.exists() {
+        let file = if local.is_dir() {
+            local.join("results.json")
+        } else {
+            local.to_path_buf()
+        };
+        std::fs::read_to_string(&file).map_err(|e| {
+            Error::input(format!("cannot read {}: {e}", file.display()))
+                .hint("give a results.json, a report folder, or REV:PATH")
+        })?
+    } else if let Some((rev, path)) = spec.split_once(':') {
+        git_show(rev, path)?
+    } else {
+        return Err(Error::input(format!("`{spec}` does not exist"))
+            .hint("give a results.json, a report folder, or REV:PATH (e.g. HEAD:reports/x)"));
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        Error::input(format!("`{spec}` is not a results.json: {e}"))
+            .hint("point at reports/<experiment>/results.json or its folder")
+    })
+}
+
+/// `git show REV:PATH`, PATH relative to the working directory; a folder means its results.json.
+fn git_show(rev: &str, path: &str) -> Result<String> {
+    let show = |p: &str| {
+        std::process::Command::new("git")
+            .args(["show", &format!("{rev}:./{p}")])
+            .output()
+    };
+    let trimmed = path.trim_end_matches('/');
+    for candidate in [format!("{trimmed}/results.json"), trimmed.to_string()] {
+        match show(&candidate) {
+            Ok(out) if out.status.success() => {
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                // `git show` of a folder lists it ("tree …"); that is not the file.
+                if !text.starts_with("tree ") {
+                    return Ok(text);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::input(format!("cannot run git: {e}"))
+                    .hint("install git, or give the results.json file itself"));
+            }
+        }
+    }
+    Err(Error::input(format!(
+        "git has no `{path}` (or `{trimmed}/results.json`) at `{rev}`"
+    ))
+    .hint("check the revision and the path (relative to this folder)"))
 }
 
 fn load_plan(path: &Path) -> Result<Plan> {

@@ -18,6 +18,8 @@ Examples:
   attrclust plan --dot experiments/families.toml | dot -Tsvg > plan.svg
   attrclust plugins                                    list ops and their parameters
   attrclust cache gc experiments                       drop results no manifest there reaches
+  attrclust diff HEAD:reports/all_classes reports/all_classes
+                                                       what changed since the committed report
 
 Exit codes: 0 ok, 1 the run failed, 2 bad manifest, data or command line.";
 
@@ -67,6 +69,15 @@ pub enum Command {
     /// Inspect or clean the result cache
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Compare two results.json metric by metric: each a file, a report folder, or REV:PATH (a
+    /// git revision of one)
+    Diff {
+        a: String,
+        b: String,
+        /// Numbers closer than this count as equal
+        #[arg(long, default_value_t = 0.0)]
+        tolerance: f64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,7 +94,9 @@ pub enum CacheCommand {
     Clear,
 }
 
-const SUBCOMMANDS: &[&str] = &["run", "validate", "plan", "plugins", "cache", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "run", "validate", "plan", "plugins", "cache", "diff", "help",
+];
 const VALUE_FLAGS: &[&str] = &["--reports-dir", "--cache-dir", "--threads"];
 
 /// `attrclust FILE` means `attrclust run FILE`: insert `run` before the first positional

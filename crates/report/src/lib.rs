@@ -6,6 +6,7 @@
 //! folder is built next to its destination and swapped in by rename: a failed run leaves the
 //! previous report intact.
 
+pub mod diff;
 mod html;
 mod overview;
 mod plots;
