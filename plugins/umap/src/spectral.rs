@@ -274,6 +274,11 @@ mod tests {
                 adj[j].push(i as u32);
             }
         }
+        unit_graph(adj)
+    }
+
+    /// A graph with unit weights from adjacency lists (sorted and deduplicated here).
+    fn unit_graph(mut adj: Vec<Vec<u32>>) -> Graph {
         let mut offsets = vec![0];
         let (mut cols, mut weights) = (Vec::new(), Vec::new());
         for row in &mut adj {
@@ -328,20 +333,7 @@ mod tests {
             adj[b].push((300 + b) as u32);
             adj[300 + b].push(b as u32);
         }
-        let mut offsets = vec![0];
-        let (mut cols, mut weights) = (Vec::new(), Vec::new());
-        for row in &mut adj {
-            row.sort_unstable();
-            row.dedup();
-            cols.extend(row.iter());
-            weights.extend(row.iter().map(|_| 1.0));
-            offsets.push(cols.len());
-        }
-        let g = Graph {
-            offsets,
-            cols,
-            weights,
-        };
+        let g = unit_graph(adj);
         let layout = spectral_layout(&g, 2, &mut Rng::new(1));
         let side = |i: usize| layout[[i, 0]] > 0.0;
         assert!((0..300).all(|i| side(i) == side(0)));
