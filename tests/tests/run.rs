@@ -589,8 +589,50 @@ fn the_overview_lists_each_class_top_channels() {
     // Groups: the manifest's color and patch families.
     let groups = r["overview"]["group_top_channels"].as_object().unwrap();
     assert_eq!(groups.keys().collect::<Vec<_>>(), ["color", "patch"]);
+    // The channels that tell color from patch: Cohen's d with the pooled SD, largest |d| first.
+    let members = |names: &[&str]| -> Vec<usize> {
+        (0..y.len())
+            .filter(|&i| names.contains(&common::CLASS_NAMES[y[i] as usize]))
+            .collect()
+    };
+    let color = members(&["color_rotation", "color_temperature"]);
+    let patch = members(&["patch_exo", "patch_endo_clone_naive"]);
+    let stats = |rows: &[usize], c: usize| {
+        let mean = rows.iter().map(|&i| x[i * 6 + c]).sum::<f64>() / rows.len() as f64;
+        let ss = rows
+            .iter()
+            .map(|&i| (x[i * 6 + c] - mean).powi(2))
+            .sum::<f64>();
+        (mean, ss)
+    };
+    let d: Vec<f64> = (0..6)
+        .map(|c| {
+            let ((ma, sa), (mb, sb)) = (stats(&color, c), stats(&patch, c));
+            (ma - mb) / ((sa + sb) / (color.len() + patch.len() - 2) as f64).sqrt()
+        })
+        .collect();
+    let best = (0..6)
+        .max_by(|&a, &b| d[a].abs().total_cmp(&d[b].abs()).then(b.cmp(&a)))
+        .unwrap();
+    let contrast = &r["overview"]["group_contrasts"][0];
+    assert_eq!(
+        (contrast["a"].as_str(), contrast["b"].as_str()),
+        (Some("color"), Some("patch"))
+    );
+    assert_eq!(contrast["channels"][0]["channel"], format!("ch_{best}"));
+    let reported = contrast["channels"][0]["d"].as_f64().unwrap();
+    assert!(
+        (reported - d[best]).abs() < 1e-9,
+        "{reported} vs {}",
+        d[best]
+    );
+
     let html = p.read("reports/tiny/index.html");
     assert!(html.contains("Mean attribution per class and channel"));
+    assert!(html.contains("channels that tell them apart"));
+    // Every clustering run also gets its group × cluster table: 30 samples per group.
+    assert_eq!(html.matches("group \\ cluster").count(), 2);
+    assert_eq!(html.matches("<td>30</td></tr>").count(), 4);
     assert!(html.contains("cosine similarity of class means"));
 }
 

@@ -119,6 +119,18 @@ pub(crate) fn render(
             })
             .collect()
     };
+    let contrasts: Vec<Value> =
+        crate::overview::group_contrasts(data, &m.groups, crate::overview::TOP_CHANNELS)
+            .iter()
+            .map(|c| {
+                let channels: Vec<String> = c
+                    .channels
+                    .iter()
+                    .map(|&(ch, d)| format!("{} (d = {d:+.2})", data.columns[ch]))
+                    .collect();
+                json!({"pair": format!("{} vs {}", c.a, c.b), "channels": channels.join(", ")})
+            })
+            .collect();
     let top_classes = top_rows(&class_profiles);
     let top_groups = top_rows(&group_profiles);
     let similarity: Vec<Value> = class_profiles
@@ -188,6 +200,24 @@ pub(crate) fn render(
             .map(|(id, row)| {
                 json!({"name": class_name(&input.classes, *id), "color": plots::class_color(*id),
                        "counts": row, "total": row.iter().sum::<usize>()})
+            })
+            .collect();
+        // The same table by group (family), when the manifest has groups.
+        let group_rows: Vec<Value> = m
+            .groups
+            .iter()
+            .map(|(name, members)| {
+                let counts: Vec<usize> = (0..cluster_ids.len())
+                    .map(|j| {
+                        class_ids
+                            .iter()
+                            .zip(&counts)
+                            .filter(|(id, _)| members.contains(&class_name(&input.classes, **id)))
+                            .map(|(_, row)| row[j])
+                            .sum()
+                    })
+                    .collect();
+                json!({"name": name, "total": counts.iter().sum::<usize>(), "counts": counts})
             })
             .collect();
         let cluster_sizes: Vec<usize> = (0..cluster_ids.len())
@@ -266,7 +296,7 @@ pub(crate) fn render(
             "scatter": scatter, "dendrogram": dendrogram, "silhouette": silhouette,
             "clusters": cluster_ids.iter().map(|c| if *c < 0 { "noise".to_string() } else { c.to_string() }).collect::<Vec<_>>(),
             "cluster_sizes": cluster_sizes, "cluster_purity": cluster_purity,
-            "rows": rows, "metrics": metrics, "info": info,
+            "rows": rows, "group_rows": group_rows, "metrics": metrics, "info": info,
         }));
     }
 
@@ -298,6 +328,7 @@ pub(crate) fn render(
     ctx.insert("heatmap", &heatmap);
     ctx.insert("top_classes", &top_classes);
     ctx.insert("top_groups", &top_groups);
+    ctx.insert("contrasts", &contrasts);
     ctx.insert("similarity", &similarity);
     ctx.insert(
         "similarity_names",

@@ -106,6 +106,91 @@ pub fn profiles(
     (classes, groups)
 }
 
+/// Channels that tell two groups apart: the standardised mean difference (Cohen's d with the
+/// pooled standard deviation) of each channel, largest |d| first.
+pub struct Contrast {
+    pub a: String,
+    pub b: String,
+    /// `(channel, d)`; d > 0 means higher attribution in `a`.
+    pub channels: Vec<(usize, f64)>,
+}
+
+/// Cohen's d of every channel between the samples of classes `a` and of classes `b`, or `None`
+/// when either side has fewer than 2 samples.
+pub fn cohens_d(data: &Dataset, a: &[i64], b: &[i64]) -> Option<Vec<f64>> {
+    let side = |members: &[i64]| -> (usize, Vec<f64>, Vec<f64>) {
+        let d = data.n_features();
+        let (mut n, mut sum, mut sq) = (0usize, vec![0.0; d], vec![0.0; d]);
+        for (row, label) in data.x.rows().into_iter().zip(&data.labels) {
+            if members.contains(label) {
+                n += 1;
+                for (c, v) in row.iter().enumerate() {
+                    sum[c] += v;
+                }
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / n.max(1) as f64).collect();
+        for (row, label) in data.x.rows().into_iter().zip(&data.labels) {
+            if members.contains(label) {
+                for (c, v) in row.iter().enumerate() {
+                    sq[c] += (v - mean[c]).powi(2);
+                }
+            }
+        }
+        (n, mean, sq)
+    };
+    let (na, ma, sa) = side(a);
+    let (nb, mb, sb) = side(b);
+    if na < 2 || nb < 2 {
+        return None;
+    }
+    Some(
+        (0..data.n_features())
+            .map(|c| {
+                let pooled = ((sa[c] + sb[c]) / (na + nb - 2) as f64).sqrt();
+                if pooled > 0.0 {
+                    (ma[c] - mb[c]) / pooled
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
+    )
+}
+
+/// For every pair of groups (in name order), the `k` channels that separate them most.
+pub fn group_contrasts(
+    data: &Dataset,
+    groups: &BTreeMap<String, Vec<String>>,
+    k: usize,
+) -> Vec<Contrast> {
+    let ids = |members: &[String]| -> Vec<i64> {
+        data.classes
+            .iter()
+            .filter(|(_, n)| members.contains(n))
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    let names: Vec<&String> = groups.keys().collect();
+    let mut out = Vec::new();
+    for (x, a) in names.iter().enumerate() {
+        for b in &names[x + 1..] {
+            let Some(d) = cohens_d(data, &ids(&groups[*a]), &ids(&groups[*b])) else {
+                continue;
+            };
+            let mut order: Vec<usize> = (0..d.len()).collect();
+            order.sort_by(|&p, &q| d[q].abs().total_cmp(&d[p].abs()).then(p.cmp(&q)));
+            order.truncate(k);
+            out.push(Contrast {
+                a: (*a).clone(),
+                b: (*b).clone(),
+                channels: order.into_iter().map(|c| (c, d[c])).collect(),
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +222,26 @@ mod tests {
         assert!((cosine(&[1.0, 0.0], &[0.0, 2.0])).abs() < 1e-15);
         assert!((cosine(&[1.0, 1.0], &[2.0, 2.0]) - 1.0).abs() < 1e-15);
         assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]), 0.0);
+    }
+
+    #[test]
+    fn cohens_d_uses_the_pooled_standard_deviation() {
+        // Class 0: channel 0 = 1, 3 (mean 2); class 1: 9, 11 (mean 10). Pooled SD: √((2 + 2)/2).
+        let mut d = data();
+        d.x = ndarray::array![
+            [1.0, 5.0, 0.0],
+            [3.0, 5.0, 1.0],
+            [9.0, 5.0, 2.0],
+            [11.0, 5.0, 4.0]
+        ];
+        d.labels = vec![0, 0, 1, 1];
+        d.ids.push("d".into());
+        let effect = cohens_d(&d, &[0], &[1]).unwrap();
+        assert!((effect[0] - (2.0 - 10.0) / 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(effect[1], 0.0, "a constant channel separates nothing");
+        assert!(
+            cohens_d(&data(), &[0], &[1]).is_none(),
+            "one sample in class 1"
+        );
     }
 }

@@ -216,9 +216,22 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
             })
             .collect()
     };
+    let contrasts: Vec<Value> =
+        crate::overview::group_contrasts(data, &m.groups, crate::overview::TOP_CHANNELS)
+            .iter()
+            .map(|c| {
+                let channels: Vec<Value> = c
+                    .channels
+                    .iter()
+                    .map(|&(ch, d)| json!({"channel": data.columns[ch], "d": d}))
+                    .collect();
+                json!({"a": c.a, "b": c.b, "channels": channels})
+            })
+            .collect();
     let overview = json!({
         "top_channels": top(&class_profiles),
         "group_top_channels": top(&group_profiles),
+        "group_contrasts": contrasts,
     });
     let selected: Map<String, Value> = selected_runs(plan, run)
         .into_iter()
