@@ -191,8 +191,10 @@ fn html_is_self_contained_and_escapes_names() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    // With the random reducers too: t-SNE (Barnes-Hut, exact below 400 samples: force the tree)
-    // and UMAP, both parallel inside.
+    // With the random reducers in the pipeline too: t-SNE (Barnes-Hut; exact is the default below
+    // 400 samples) and UMAP. 60 samples fit in one parallel chunk of each, so this checks the
+    // pipeline around them (seeds per step, scheduling); their kernels are checked with 1 and 2
+    // threads on thousands of samples in plugins/tsne and plugins/umap.
     let manifest = MANIFEST.replace(
         "[report]\nembeddings = [\"pca\"]",
         "[step.tsne]\nop = \"tsne\"\ninput = \"scaled\"\nperplexity = 10\nmethod = \"barnes_hut\"\n\n\

@@ -5,6 +5,7 @@
 //! This crate depends on no plugin and no pipeline machinery; plugin crates depend only on it.
 
 pub mod data;
+pub mod disjoint;
 pub mod distance;
 pub mod error;
 pub mod parallel;

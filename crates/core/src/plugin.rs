@@ -264,3 +264,15 @@ pub fn require_samples(input: &Dataset, min: usize, what: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Fails with an input error naming the first non-finite value (row and column), so NaN never
+/// reaches an optimiser. Loaders already reject or drop such rows; this guards library use.
+pub fn require_finite(x: ndarray::ArrayView2<f64>) -> Result<()> {
+    match x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((i, j), v)) => Err(Error::input(format!(
+            "the input has a non-finite value ({v}) at row {i}, column {j}"
+        ))
+        .hint("set `nan_policy = \"drop_rows\"` in [data], or clean the data")),
+        None => Ok(()),
+    }
+}

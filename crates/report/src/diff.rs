@@ -16,6 +16,22 @@ pub enum Change {
     Selected(String, Value, Value),
 }
 
+/// The keys of `v` if it is an object (runs, metrics, steps).
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// What a results.json section holds, for the printout.
+fn kind(section: &str) -> &'static str {
+    if section == "results" {
+        "run"
+    } else {
+        "embedding"
+    }
+}
+
 /// The differences between `a` and `b`. Numbers within `tolerance` of each other are equal.
 pub fn diff(a: &Value, b: &Value, tolerance: f64) -> Vec<Change> {
     let mut out = Vec::new();
@@ -27,14 +43,7 @@ pub fn diff(a: &Value, b: &Value, tolerance: f64) -> Vec<Change> {
         ("results", &["n_clusters", "n_noise", "n_samples"][..]),
         ("embeddings", &[][..]),
     ] {
-        let runs = |v: &Value| -> BTreeSet<String> {
-            v[section]
-                .as_object()
-                .map(|o| o.keys().cloned().collect())
-                .unwrap_or_default()
-        };
-        let (ra, rb) = (runs(a), runs(b));
-        for id in ra.union(&rb) {
+        for id in keys(&a[section]).union(&keys(&b[section])) {
             let (x, y) = (&a[section][id], &b[section][id]);
             if x.is_null() || y.is_null() {
                 out.push(Change::OnlyIn(section, id.clone(), !x.is_null()));
@@ -51,13 +60,7 @@ pub fn diff(a: &Value, b: &Value, tolerance: f64) -> Vec<Change> {
                     ));
                 }
             }
-            let metrics = |v: &Value| -> BTreeSet<String> {
-                v["metrics"]
-                    .as_object()
-                    .map(|o| o.keys().cloned().collect())
-                    .unwrap_or_default()
-            };
-            for m in metrics(x).union(&metrics(y)) {
+            for m in keys(&x["metrics"]).union(&keys(&y["metrics"])) {
                 let (p, q) = (&x["metrics"][m], &y["metrics"][m]);
                 if !numbers_equal(p, q) {
                     out.push(Change::Value(
@@ -71,13 +74,7 @@ pub fn diff(a: &Value, b: &Value, tolerance: f64) -> Vec<Change> {
             }
         }
     }
-    let steps = |v: &Value| -> BTreeSet<String> {
-        v["selected"]
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default()
-    };
-    for step in steps(a).union(&steps(b)) {
+    for step in keys(&a["selected"]).union(&keys(&b["selected"])) {
         let (x, y) = (&a["selected"][step], &b["selected"][step]);
         if x != y {
             out.push(Change::Selected(step.clone(), x.clone(), y.clone()));
@@ -108,25 +105,13 @@ pub fn render(changes: &[Change], label_a: &str, label_b: &str) -> String {
     for c in changes {
         match c {
             Change::OnlyIn(section, id, in_a) => {
-                let kind = if *section == "results" {
-                    "run"
-                } else {
-                    "embedding"
-                };
-                text.push_str(&format!(
-                    "only in {}: {kind} {id}\n",
-                    if *in_a { "A" } else { "B" }
-                ));
+                let side = if *in_a { "A" } else { "B" };
+                text.push_str(&format!("only in {side}: {} {id}\n", kind(section)));
                 current = None;
             }
             Change::Value(section, id, field, x, y) => {
                 if current != Some((section, id)) {
-                    let kind = if *section == "results" {
-                        "run"
-                    } else {
-                        "embedding"
-                    };
-                    text.push_str(&format!("{kind} {id}\n"));
+                    text.push_str(&format!("{} {id}\n", kind(section)));
                     current = Some((section, id));
                 }
                 let delta = match (x.as_f64(), y.as_f64()) {

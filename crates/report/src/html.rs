@@ -76,6 +76,7 @@ pub(crate) fn render(
     plan: &Plan,
     run: &RunResult,
     results: &Value,
+    overview: &crate::overview::Overview,
 ) -> attrclust_core::Result<String> {
     let m = &plan.manifest.manifest;
     let data = dataset(run, 0);
@@ -90,7 +91,7 @@ pub(crate) fn render(
     }
 
     // Which channels carry each class's attribution: heatmap, top channels, class similarity.
-    let (class_profiles, group_profiles) = crate::overview::profiles(data, &m.groups);
+    let (class_profiles, group_profiles) = (&overview.classes, &overview.groups);
     let heatmap = if class_profiles.is_empty() || data.n_features() == 0 {
         String::new()
     } else {
@@ -119,20 +120,20 @@ pub(crate) fn render(
             })
             .collect()
     };
-    let contrasts: Vec<Value> =
-        crate::overview::group_contrasts(data, &m.groups, crate::overview::TOP_CHANNELS)
-            .iter()
-            .map(|c| {
-                let channels: Vec<String> = c
-                    .channels
-                    .iter()
-                    .map(|&(ch, d)| format!("{} (d = {d:+.2})", data.columns[ch]))
-                    .collect();
-                json!({"pair": format!("{} vs {}", c.a, c.b), "channels": channels.join(", ")})
-            })
-            .collect();
-    let top_classes = top_rows(&class_profiles);
-    let top_groups = top_rows(&group_profiles);
+    let contrasts: Vec<Value> = overview
+        .contrasts
+        .iter()
+        .map(|c| {
+            let channels: Vec<String> = c
+                .channels
+                .iter()
+                .map(|&(ch, d)| format!("{} (d = {d:+.2})", data.columns[ch]))
+                .collect();
+            json!({"pair": format!("{} vs {}", c.a, c.b), "channels": channels.join(", ")})
+        })
+        .collect();
+    let top_classes = top_rows(class_profiles);
+    let top_groups = top_rows(group_profiles);
     let similarity: Vec<Value> = class_profiles
         .iter()
         .map(|a| {

@@ -41,7 +41,9 @@ pub fn write_report(plan: &Plan, run: &RunResult, reports_dir: &Path) -> Result<
             let path = tmp.join(rel);
             fs::write(&path, text).map_err(|e| io("write", &path, e))
         };
-        let json = results::results_json(plan, run);
+        let overview =
+            overview::Overview::new(results::dataset(run, 0), &plan.manifest.manifest.groups);
+        let json = results::results_json_with(plan, run, &overview);
         write(
             "results.json",
             &(serde_json::to_string_pretty(&json).expect("json") + "\n"),
@@ -52,7 +54,7 @@ pub fn write_report(plan: &Plan, run: &RunResult, reports_dir: &Path) -> Result<
         for (file, text) in results::embedding_csvs(plan, run) {
             write(&format!("embeddings/{file}"), &text)?;
         }
-        write("index.html", &html::render(plan, run, &json)?)?;
+        write("index.html", &html::render(plan, run, &json, &overview)?)?;
         Ok(())
     };
     if let Err(e) = build() {

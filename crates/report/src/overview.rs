@@ -25,6 +25,15 @@ pub fn class_means(data: &Dataset) -> Vec<(i64, Vec<f64>)> {
         .collect()
 }
 
+/// The ids of the classes named in `members` (a group of the manifest).
+fn class_ids(data: &Dataset, members: &[String]) -> Vec<i64> {
+    data.classes
+        .iter()
+        .filter(|(_, n)| members.contains(n))
+        .map(|(id, _)| *id)
+        .collect()
+}
+
 /// Mean attribution per channel over the samples whose class is in `members`, or `None` when
 /// the data has none of them.
 pub fn group_mean(data: &Dataset, members: &[i64]) -> Option<Vec<f64>> {
@@ -88,13 +97,7 @@ pub fn profiles(
     let groups = groups
         .iter()
         .filter_map(|(name, members)| {
-            let ids: Vec<i64> = data
-                .classes
-                .iter()
-                .filter(|(_, n)| members.contains(n))
-                .map(|(id, _)| *id)
-                .collect();
-            let mean = group_mean(data, &ids)?;
+            let mean = group_mean(data, &class_ids(data, members))?;
             Some(Profile {
                 name: name.clone(),
                 class: None,
@@ -164,13 +167,7 @@ pub fn group_contrasts(
     groups: &BTreeMap<String, Vec<String>>,
     k: usize,
 ) -> Vec<Contrast> {
-    let ids = |members: &[String]| -> Vec<i64> {
-        data.classes
-            .iter()
-            .filter(|(_, n)| members.contains(n))
-            .map(|(id, _)| *id)
-            .collect()
-    };
+    let ids = |members: &[String]| class_ids(data, members);
     let names: Vec<&String> = groups.keys().collect();
     let mut out = Vec::new();
     for (x, a) in names.iter().enumerate() {
@@ -189,6 +186,24 @@ pub fn group_contrasts(
         }
     }
     out
+}
+
+/// Everything the report shows about channels, computed once for results.json and the HTML.
+pub struct Overview {
+    pub classes: Vec<Profile>,
+    pub groups: Vec<Profile>,
+    pub contrasts: Vec<Contrast>,
+}
+
+impl Overview {
+    pub fn new(data: &Dataset, groups: &BTreeMap<String, Vec<String>>) -> Overview {
+        let (classes, group_profiles) = profiles(data, groups);
+        Overview {
+            classes,
+            groups: group_profiles,
+            contrasts: group_contrasts(data, groups, TOP_CHANNELS),
+        }
+    }
 }
 
 #[cfg(test)]

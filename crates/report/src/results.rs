@@ -1,5 +1,6 @@
 //! results.json and the CSV files.
 
+use crate::overview::{Overview, Profile};
 use std::collections::BTreeMap;
 
 use attrclust_core::{Artifact, Clustering, Dataset, Info, ParamValue};
@@ -168,6 +169,12 @@ fn scores_json(
 
 /// The whole results.json document.
 pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
+    let overview = Overview::new(dataset(run, 0), &plan.manifest.manifest.groups);
+    results_json_with(plan, run, &overview)
+}
+
+/// [`results_json`] with the channel overview already computed.
+pub(crate) fn results_json_with(plan: &Plan, run: &RunResult, ov: &Overview) -> Value {
     let m = &plan.manifest.manifest;
     let mut results = Map::new();
     for i in featured_clusterings(plan) {
@@ -206,8 +213,7 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
     }
     // Which channels carry each class's (and group's) attribution, on the loaded data.
     let data = dataset(run, 0);
-    let (class_profiles, group_profiles) = crate::overview::profiles(data, &m.groups);
-    let top = |profiles: &[crate::overview::Profile]| -> Map<String, Value> {
+    let top = |profiles: &[Profile]| -> Map<String, Value> {
         profiles
             .iter()
             .map(|p| {
@@ -216,21 +222,21 @@ pub fn results_json(plan: &Plan, run: &RunResult) -> Value {
             })
             .collect()
     };
-    let contrasts: Vec<Value> =
-        crate::overview::group_contrasts(data, &m.groups, crate::overview::TOP_CHANNELS)
-            .iter()
-            .map(|c| {
-                let channels: Vec<Value> = c
-                    .channels
-                    .iter()
-                    .map(|&(ch, d)| json!({"channel": data.columns[ch], "d": d}))
-                    .collect();
-                json!({"a": c.a, "b": c.b, "channels": channels})
-            })
-            .collect();
+    let contrasts: Vec<Value> = ov
+        .contrasts
+        .iter()
+        .map(|c| {
+            let channels: Vec<Value> = c
+                .channels
+                .iter()
+                .map(|&(ch, d)| json!({"channel": data.columns[ch], "d": d}))
+                .collect();
+            json!({"a": c.a, "b": c.b, "channels": channels})
+        })
+        .collect();
     let overview = json!({
-        "top_channels": top(&class_profiles),
-        "group_top_channels": top(&group_profiles),
+        "top_channels": top(&ov.classes),
+        "group_top_channels": top(&ov.groups),
         "group_contrasts": contrasts,
     });
     let selected: Map<String, Value> = selected_runs(plan, run)

@@ -14,6 +14,7 @@
 //!
 //! Clusters are numbered by their first sample, so labels read in data order.
 
+use attrclust_core::disjoint::find;
 use attrclust_core::parallel::map_chunks;
 use attrclust_core::params::Default as D;
 use attrclust_core::{
@@ -182,13 +183,6 @@ fn relabel(n: usize, mut raw: Vec<(usize, usize, f64)>) -> Vec<Merge> {
     let mut parent: Vec<usize> = (0..n).collect();
     let mut cluster_id: Vec<usize> = (0..n).collect();
     let mut size = vec![1usize; n];
-    fn find(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
     raw.into_iter()
         .enumerate()
         .map(|(k, (p, q, distance))| {
@@ -366,13 +360,6 @@ fn matrix_chain(data: &[Vec<f64>], linkage: Linkage, metric: Metric) -> Vec<(usi
 /// Labels after cutting the tree into `k` clusters, numbered by first sample.
 pub fn cut_tree(n: usize, merges: &[Merge], k: usize) -> Vec<i64> {
     let mut parent: Vec<usize> = (0..2 * n).collect();
-    fn find(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
     for (i, m) in merges.iter().take(n.saturating_sub(k)).enumerate() {
         let node = n + i;
         let (ra, rb) = (find(&mut parent, m.a), find(&mut parent, m.b));

@@ -7,11 +7,16 @@
 //! keep their lightest edge and merge, so there are at most log₂ n rounds of n near-logarithmic
 //! searches: O(n log² n) in low dimensions instead of Prim's O(n²).
 //!
+//! The KD-tree is this module's own rather than `attrclust_neighbors::KdTree`: the search needs
+//! per-node state that changes every round (the component all of a node's samples share, the
+//! smallest core distance inside), which a general k-NN/radius index has no place for.
+//!
 //! Edges are compared by (weight, lower index, higher index), a total order, so the MST is the
 //! unique one for that order whatever the pruning and the thread count. With tied weights it may
 //! pick other edges than Prim does; the single-linkage hierarchy (which samples are connected
 //! below each distance) is the same, only the order of merges at one equal distance can differ.
 
+use attrclust_core::disjoint::find;
 use attrclust_core::distance::{Metric, dot, manhattan, sq_euclidean};
 use attrclust_core::parallel::map_chunks;
 
@@ -351,14 +356,6 @@ pub(crate) fn mst(rows: &[Vec<f64>], min_samples: usize, alpha: f64, metric: Met
         }
     }
     edges
-}
-
-fn find(parent: &mut [usize], mut i: usize) -> usize {
-    while parent[i] != i {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    i
 }
 
 struct Search<'a> {

@@ -23,6 +23,7 @@
 mod boruvka;
 mod tree;
 
+use attrclust_core::disjoint::find;
 use attrclust_core::parallel::map_chunks;
 use attrclust_core::params::Default as D;
 use attrclust_core::{
@@ -294,13 +295,6 @@ fn single_linkage(n: usize, mut mst: Vec<Edge>) -> Vec<LinkageRow> {
     mst.sort_by(|a, b| a.2.total_cmp(&b.2));
     let mut parent: Vec<usize> = (0..2 * n).collect();
     let mut size = vec![1usize; 2 * n];
-    fn find(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
     mst.into_iter()
         .enumerate()
         .map(|(i, (a, b, d))| {
@@ -438,12 +432,6 @@ mod more_tests {
     fn spanning_weights(n: usize, edges: &[Edge]) -> Vec<f64> {
         assert_eq!(edges.len(), n - 1);
         let mut parent: Vec<usize> = (0..n).collect();
-        fn find(p: &mut [usize], mut i: usize) -> usize {
-            while p[i] != i {
-                i = p[i];
-            }
-            i
-        }
         for &(a, b, _) in edges {
             let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
             assert_ne!(ra, rb, "edge ({a}, {b}) closes a cycle");

@@ -148,7 +148,8 @@ impl EmbeddingMetric for Trustworthiness {
             return Err(attrclust_core::Error::run(format!(
                 "the embedding has {n} rows for {} samples",
                 original.n_samples()
-            )));
+            ))
+            .hint("the reducer that made it dropped or added rows: a bug in that plugin"));
         }
         if let Some(reason) = trustworthiness::undefined_reason(n, self.k) {
             return Ok(MetricValue::undefined(reason));

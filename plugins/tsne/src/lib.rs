@@ -325,12 +325,7 @@ impl Tsne {
     /// Checks the data against the parameters: every failure here is the user's to fix.
     fn check_data(&self, x: ArrayView2<f64>) -> Result<()> {
         let (n, d) = x.dim();
-        if let Some(((i, j), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::input(format!(
-                "the input has a non-finite value ({v}) at row {i}, column {j}"
-            ))
-            .hint("set `nan_policy = \"drop_rows\"` in [data], or clean the data"));
-        }
+        attrclust_core::plugin::require_finite(x)?;
         let min = (self.n_components + 1).max(4);
         if n < min {
             return Err(Error::input(format!(

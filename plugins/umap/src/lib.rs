@@ -302,12 +302,7 @@ impl Umap {
         if x.ncols() == 0 {
             return Err(Error::input("the input has no columns"));
         }
-        for ((i, j), v) in x.indexed_iter() {
-            if !v.is_finite() {
-                return Err(Error::input(format!("row {i}, column {j} is {v}"))
-                    .hint("set nan_policy = \"drop_rows\" in [data], or fix the data"));
-            }
-        }
+        attrclust_core::plugin::require_finite(x)?;
         let first = x.row(0);
         if x.rows().into_iter().all(|r| r == first) {
             return Err(Error::input(format!(
